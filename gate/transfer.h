@@ -1,0 +1,83 @@
+/* transfer.h - the transfer table, rebuilt from the audit log.
+ *
+ * The table changes only through transfer_apply(), which takes one audit
+ * record.  The monitor appends a record and then applies it; start-up
+ * replays every record through the same function, so the state after a
+ * restart is the state before it by construction (I4).
+ *
+ * Events understood here (details keys in brackets):
+ *   gate_started          {}
+ *   submitted  [profile, reason, name, requester, uid, person, from_stdin]
+ *   stored     [size, sha256, type]           submitted -> stored
+ *   aborted    [reason, intent_seq]           cancels a submitted intent:
+ *                                             the transfer disappears
+ *   withdrawn  [reason]                       any non-final -> withdrawn
+ *   purged     [reason]                       artifact deleted, record stays
+ *   torn_tail_quarantined, protocol_violation, config_loaded  (no state)
+ * An event this build does not know stops the gate at start (a newer log).
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "filetype.h"
+
+enum tstate {
+	TS_SUBMITTED = 0,
+	TS_STORED,
+	TS_SCANNING,
+	TS_CLEAN,
+	TS_BLOCKED,
+	TS_PENDING,
+	TS_APPROVED,
+	TS_DENIED,
+	TS_EXPIRED,
+	TS_WITHDRAWN,
+	TS_RELEASING,
+	TS_RELEASED,
+	TS_FAILED,
+	_TS_MAX,
+};
+
+struct transfer {
+	char id[33];
+	enum tstate state;
+	char *profile, *reason, *name, *requester, *person;
+	uid_t uid;
+	bool from_stdin;
+	uint64_t size;
+	char sha256[65]; /* "" until stored */
+	enum ftype type;
+	time_t submitted, updated, final_time;
+	uint64_t submit_seq; /* seq of the submitted record */
+	uint64_t last_seq;   /* seq of the last record about it */
+	bool purged;         /* spool object deleted by retention */
+	char *final_reason;  /* why withdrawn/failed/..., may be NULL */
+};
+
+struct transfer_table {
+	struct transfer **v; /* in submission order */
+	size_t n, cap;
+};
+
+const char *tstate_name(enum tstate s);
+int tstate_from_name(const char *s, enum tstate *ret);
+bool tstate_final(enum tstate s);
+
+/* Apply one record.  -EBADMSG if the record does not fit the table (an
+ * unknown event, a transition that is not allowed, a missing field): the
+ * monitor treats that as a corrupt log. */
+int transfer_apply(struct transfer_table *t, json_t *record);
+
+struct transfer *transfer_find(struct transfer_table *t, const char *id);
+void transfer_table_free(struct transfer_table *t);
+
+/* The stable JSON form used by `list --json` and `show --json`:
+ * {"id","state","profile","requester","person","uid","reason","name",
+ *  "size","sha256","type","submitted","updated","final_reason","purged"}
+ * (size/sha256/type null until stored, final_reason null unless final). */
+json_t *transfer_to_json(const struct transfer *x);

@@ -1,1 +1,322 @@
-/* placeholder, replaced below */
+/* main.c - dumpgated: start-up of the monitor.
+ *
+ * Order: read and check the configuration; refuse to run as non-root;
+ * no core dumps from here on; lock the state directory against a second
+ * gate; open and verify the audit log and rebuild the state from it;
+ * bind the socket; keep only the capabilities the monitor uses; run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "dg-config.h"
+#include "monitor.h"
+#include "sandbox.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dumpgated [--config FILE] [--foreground] [--check-config]\n"
+		"\n"
+		"  --config FILE    gate configuration (default /etc/dumpgate/dumpgate.conf)\n"
+		"  --foreground     do not detach; log to stderr\n"
+		"  --check-config   check the configuration and every profile, then exit\n"
+		"  --version        print the version\n");
+}
+
+/* Open (creating with mode if missing) a directory that must belong to
+ * root and not be writable by group or others. */
+static int open_private_dir(int at, const char *path, mode_t mode, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (mkdirat(at, path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return -EPERM;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int lock_state(struct monitor *m)
+{
+	_cleanup_close_ int fd = -1;
+	char buf[32];
+	int n;
+
+	fd = openat(m->state_dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			log_err("%s is locked by another dumpgated (pid %s); refusing to start",
+				m->cfg->state_dir, *buf ? buf : "?");
+		return -e;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return -errno;
+	m->lock_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int bind_socket(struct monitor *m)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *dir = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = m->cfg->socket_path;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST) {
+		log_err("cannot create the socket directory for %s: %s", path, strerror(errno));
+		return -errno;
+	}
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file may be left from a gate that died.  If something
+	 * still answers on it, another gate is running there. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		log_err("another dumpgated is listening on %s; refusing to start", path);
+		return -EADDRINUSE;
+	}
+	closep(&fd);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket; refusing to replace it", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	mode_t old = umask(0);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0) {
+		log_err("cannot bind %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	/* Anyone may connect: who they are comes from SO_PEERCRED and the
+	 * profiles decide what they may do. */
+	if (chmod(path, 0666) < 0 || listen(fd, 64) < 0)
+		return -errno;
+	m->listen_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int resolve_session_user(struct monitor *m)
+{
+	struct passwd *pw = getpwnam(m->cfg->session_user);
+
+	if (!pw) {
+		log_err("%s: session_user %s does not exist", m->cfg->file, m->cfg->session_user);
+		return -ENOENT;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_err("%s: session_user %s must not be root or in group root", m->cfg->file, m->cfg->session_user);
+		return -EPERM;
+	}
+	m->session_uid = pw->pw_uid;
+	m->session_gid = pw->pw_gid;
+	if (access(m->cfg->session_program, X_OK) < 0) {
+		log_err("%s: session_program %s is not executable: %s", m->cfg->file, m->cfg->session_program,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Detach: the parent exits once the child says it is ready (or failed),
+ * so `dumpgated` returns only when the gate answers on its socket. */
+static int daemonize(int *ret_ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		ssize_t n = read(p[0], &c, 1);
+		_exit(n == 1 && c == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		close(null);
+	}
+	*ret_ready_fd = p[1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	const char *config_path = "/etc/dumpgate/dumpgate.conf";
+	bool foreground = false, check = false;
+	_cleanup_free_ char *error = NULL, *report = NULL;
+	struct monitor m = {
+		.state_dirfd = -1, .spool_dirfd = -1, .lock_fd = -1, .listen_fd = -1,
+		.epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .job_fd = -1,
+	};
+	int ready_fd = -1;
+	int c, r;
+
+	log_set_ident("dumpgated");
+	while ((c = getopt_long(argc, argv, "c:fkhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("dumpgated %s\n", DUMPGATE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	r = config_load(config_path, &m.cfg, &error);
+	if (r < 0) {
+		log_err("%s", error ? error : strerror(-r));
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK, %zu profile%s:", config_path, m.cfg->n_profiles,
+		       m.cfg->n_profiles == 1 ? "" : "s");
+		for (size_t i = 0; i < m.cfg->n_profiles; i++)
+			printf(" %s", m.cfg->profiles[i].name);
+		printf("\n");
+		config_free(m.cfg);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		log_err("must be started as root (it drops to session_user for every client)");
+		return 1;
+	}
+	/* Before any secret or artifact byte is in memory. */
+	r = sandbox_no_core();
+	if (r < 0) {
+		log_err("cannot disable core dumps: %s", strerror(-r));
+		return 1;
+	}
+	umask(077);
+	if (resolve_session_user(&m) < 0)
+		return 1;
+
+	r = open_private_dir(AT_FDCWD, m.cfg->state_dir, 0700, &m.state_dirfd);
+	if (r < 0) {
+		log_err("state_dir %s: %s", m.cfg->state_dir,
+			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
+		return 1;
+	}
+	if (lock_state(&m) < 0)
+		return 1;
+	r = open_private_dir(AT_FDCWD, m.cfg->spool_dir, 0700, &m.spool_dirfd);
+	if (r < 0) {
+		log_err("spool_dir %s: %s", m.cfg->spool_dir,
+			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
+		return 1;
+	}
+
+	r = audit_open(m.state_dirfd, &m.audit, &report, &error);
+	if (r < 0) {
+		log_err("audit log in %s: %s; refusing to start", m.cfg->state_dir, error ? error : strerror(-r));
+		return 1;
+	}
+	if (report)
+		log_warn("%s", report);
+	r = monitor_recover(&m);
+	if (r < 0) {
+		log_err("cannot rebuild the state from the audit log; refusing to start");
+		return 1;
+	}
+
+	r = bind_socket(&m);
+	if (r < 0)
+		return 1;
+	r = sandbox_monitor_caps();
+	if (r < 0) {
+		log_err("cannot drop capabilities: %s", strerror(-r));
+		return 1;
+	}
+	if (!foreground && daemonize(&ready_fd) < 0) {
+		log_err("cannot detach: %s", strerror(errno));
+		return 1;
+	}
+	log_info("listening on %s (state %s, %zu transfers, audit seq %llu)", m.cfg->socket_path,
+		 m.cfg->state_dir, m.table.n, (unsigned long long)audit_last_seq(m.audit));
+	if (ready_fd >= 0) {
+		char ok = 0;
+		(void)!write(ready_fd, &ok, 1);
+		closep(&ready_fd);
+	}
+
+	r = monitor_run(&m);
+	unlink(m.cfg->socket_path);
+	audit_close(m.audit);
+	transfer_table_free(&m.table);
+	config_free(m.cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -24,7 +24,9 @@ enum msg_type {
 	MSG_WITHDRAW,   /* str id */
 	MSG_AUDIT,      /* (empty) */
 	MSG_STATUS,     /* (empty) */
-	MSG_REQ_LAST = MSG_STATUS,
+	MSG_COMMIT,     /* u64 bytes: the client wrote this many bytes to a stdin
+	                 * submit's pipe and closed it; only during that submit */
+	MSG_REQ_LAST = MSG_COMMIT,
 
 	/* monitor -> session */
 	MSG_PROGRESS = 100, /* u64 bytes copied so far */

@@ -7,6 +7,12 @@
  *
  *   'Q' request   client -> session   JSON object, exactly one per exchange,
  *                                     may carry one fd (SCM_RIGHTS) for submit
+ *   'C' commit    client -> session   JSON {"bytes":N}: only during a submit
+ *                                     with "stdin":true, once, after the
+ *                                     client wrote N bytes into the pipe and
+ *                                     closed it.  Without it nothing is
+ *                                     stored: a stream cut short (client
+ *                                     killed) is never taken as complete.
  *   'P' progress  session -> client   JSON {"bytes":N}
  *   'D' data      session -> client   raw bytes (JSON text or audit lines)
  *   'E' end       session -> client   JSON status, last frame of an exchange
@@ -40,6 +46,7 @@
 
 enum proto_frame {
 	PROTO_REQ = 'Q',
+	PROTO_COMMIT = 'C',
 	PROTO_PROGRESS = 'P',
 	PROTO_DATA = 'D',
 	PROTO_END = 'E',
@@ -77,6 +84,10 @@ int proto_req_decode(const uint8_t *buf, size_t len, struct proto_req *ret,
 
 /* Encode a request as a JSON payload (without the type byte); malloc'd. */
 int proto_req_encode(const struct proto_req *r, char **ret_json);
+
+/* The commit frame's payload {"bytes":N} (N >= 0, no other key). */
+int proto_commit_decode(const uint8_t *buf, size_t len, uint64_t *ret_bytes, const char **ret_error);
+int proto_commit_encode(uint64_t bytes, char **ret_json);
 
 const char *proto_op_name(enum proto_op op);
 int proto_op_from_name(const char *s, enum proto_op *ret);

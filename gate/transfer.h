@@ -13,7 +13,8 @@
  *                                             the transfer disappears
  *   withdrawn  [reason]                       any non-final -> withdrawn
  *   purged     [reason]                       artifact deleted, record stays
- *   torn_tail_quarantined, protocol_violation, config_loaded  (no state)
+ *   torn_tail_quarantined, protocol_violation, request_refused,
+ *   gate_stopped, config_loaded                (no state)
  * An event this build does not know stops the gate at start (a newer log).
  */
 #pragma once

@@ -1,0 +1,58 @@
+/* monitor.h - the monitor (dumpgated's privileged process).
+ *
+ * One single-threaded event loop (epoll) owns the audit log, the transfer
+ * table, the spool and every child.  Uploads run on copy threads
+ * (spool.h); everything else happens on the loop.  main.c sets the
+ * monitor up (config, lock, audit replay, socket, capabilities) and calls
+ * monitor_run().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit.h"
+#include "config.h"
+#include "spool.h"
+#include "transfer.h"
+
+struct child;
+
+struct upload {
+	struct spool_job job;      /* must stay first: thread borrows &job */
+	char id[33];
+	struct child *child;       /* NULL once the session is gone */
+	uint64_t intent_seq;
+	bool from_stdin;
+	bool committed;            /* stdin: the client confirmed the end */
+	uint64_t commit_bytes;
+	const char *limit_name;    /* which limit `limit` came from */
+	struct upload *next;
+};
+
+struct monitor {
+	struct gate_config *cfg;   /* owned */
+	struct audit_log *audit;   /* owned */
+	struct transfer_table table;
+	int state_dirfd, spool_dirfd, lock_fd;
+	int listen_fd, epoll_fd, signal_fd, timer_fd, job_fd;
+	uid_t session_uid;
+	gid_t session_gid;
+	struct child *children;
+	unsigned n_children;
+	struct upload *uploads;
+	bool stopping;
+	time_t last_retention;
+};
+
+/* Rebuild the table from the log, abort intents a crash left open and
+ * record gate_started.  Called once by main before monitor_run. */
+int monitor_recover(struct monitor *m);
+
+/* Append a record and apply it to the table: the only way state changes.
+ * On failure nothing changed and the error was logged. */
+int monitor_record(struct monitor *m, const char *event, const char *transfer,
+		   const struct audit_actor *actor, json_t *details);
+
+int monitor_run(struct monitor *m);

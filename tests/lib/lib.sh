@@ -1,0 +1,183 @@
+# tests/lib/lib.sh - TAP helpers and a real dumpgated for integration tests.
+#
+# Source it from a test; it needs DG_BUILD (meson build dir) and DG_SRC.
+# Every test gets its own temporary gate: state, profiles, socket, config.
+# Commands run as the fixed test accounts (scripts/accounts) with setpriv.
+
+set -u
+: "${DG_BUILD:?DG_BUILD must point at the meson build directory}"
+: "${DG_SRC:?DG_SRC must point at the source tree}"
+DG_SANITIZED=${DG_SANITIZED:-0}
+
+_tap_n=0
+_tap_failed=0
+_cleanups=()
+
+ok() { # ok EXIT-STATUS DESCRIPTION   (cmd; ok $? "what it proves")
+  local rc=$1; shift
+  _tap_n=$((_tap_n + 1))
+  if [ "$rc" -eq 0 ]; then
+    echo "ok $_tap_n - $*"
+  else
+    echo "not ok $_tap_n - $*"
+    _tap_failed=$((_tap_failed + 1))
+  fi
+  return 0
+}
+is() { # is GOT WANT DESCRIPTION
+  local got=$1 want=$2; shift 2
+  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; diag "got:  $got"; diag "want: $want"; fi
+}
+like() { # like GOT EXTENDED-REGEX DESCRIPTION
+  local got=$1 re=$2; shift 2
+  if printf '%s' "$got" | grep -Eq -- "$re"; then ok 0 "$*"; else ok 1 "$*"; diag "got:  $got"; diag "want: /$re/"; fi
+}
+unlike() {
+  local got=$1 re=$2; shift 2
+  if printf '%s' "$got" | grep -Eq -- "$re"; then ok 1 "$*"; diag "got:  $got"; diag "must not match: /$re/"; else ok 0 "$*"; fi
+}
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+done_testing() {
+  echo "1..$_tap_n"
+  if [ "$_tap_failed" -ne 0 ] && [ -n "${T:-}" ] && [ -f "$T/gated.log" ]; then
+    diag "dumpgated log:"; diag "$(tail -n 40 "$T/gated.log")"
+  fi
+  [ "$_tap_failed" -eq 0 ]
+  exit $?
+}
+
+on_exit() { _cleanups+=("$1"); }
+_run_cleanups() {
+  local i
+  for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[$i]}" || true; done
+}
+trap _run_cleanups EXIT
+
+require_root() { [ "$(id -u)" = 0 ] || skip_all "needs root (real daemon, setuid children)"; }
+require_accounts() {
+  getent passwd dg-alice >/dev/null && getent passwd dumpgate-session >/dev/null ||
+    bail "test accounts missing: run scripts/accounts first (scripts/test does)"
+}
+
+# ---- a private gate
+
+gate_init() { # creates $T with config, profiles and binaries
+  require_root
+  require_accounts
+  T=$(mktemp -d /tmp/dg-test.XXXXXX)
+  chmod 755 "$T"
+  on_exit 'gate_stop; rm -rf "$T"'
+  mkdir -m 755 "$T/bin" "$T/run" "$T/profiles" "$T/files"
+  # Copies, so the unprivileged accounts can run them whatever the mode of
+  # the source tree.
+  cp "$DG_BUILD/dumpgate" "$DG_BUILD/dumpgate-session" "$DG_BUILD/dumpgated" \
+     "$DG_BUILD/tests/dg-rawclient" "$DG_BUILD/tests/dg-hostile-session" "$T/bin/"
+  chmod 755 "$T/bin/"*
+  SOCK=$T/run/dumpgate.sock
+  export DUMPGATE_SOCKET=$SOCK
+  CONF=$T/dumpgate.conf
+  write_config
+  write_profile crashdump <<'P'
+[profile]
+requesters = @dg-engineers
+approvers = @dg-approvers
+approvals = 2
+max_size = 64M
+types = elf-core minidump zstd xz gzip lz4 text binary
+expiry = 1h
+retention = 1d
+P
+  write_profile logs <<'P'
+[profile]
+requesters = dg-alice dg-dave
+approvers = dg-bob dg-carol
+approvals = 1
+max_size = 1M
+types = text gzip
+expiry = 1h
+retention = 1d
+P
+}
+
+# write_config: the gate config; EXTRA_LIMITS adds lines to [limits],
+# SESSION_PROGRAM replaces the session binary (hostile-session tests).
+write_config() {
+  {
+    echo "[gate]"
+    echo "socket = $SOCK"
+    echo "state_dir = $T/state"
+    echo "profiles_dir = $T/profiles"
+    echo "admins_group = dg-admins"
+    echo "auditors_group = dg-auditors"
+    echo "session_user = dumpgate-session"
+    echo "session_program = ${SESSION_PROGRAM:-$T/bin/dumpgate-session}"
+    echo
+    echo "[limits]"
+    echo "upload_idle_timeout = ${IDLE_TIMEOUT:-30s}"
+    [ -n "${EXTRA_LIMITS:-}" ] && printf '%s\n' "$EXTRA_LIMITS"
+    echo
+    echo "[persons]"
+    echo "alice = dg-alice dg-alice2"
+  } > "$CONF"
+  chmod 644 "$CONF"
+}
+
+write_profile() { # write_profile NAME < body
+  cat > "$T/profiles/$1.conf"
+  chmod 644 "$T/profiles/$1.conf"
+}
+
+GATE_PID=
+gate_start() {
+  "$T/bin/dumpgated" --config "$CONF" --foreground 2>>"$T/gated.log" &
+  GATE_PID=$!
+  local i
+  for i in $(seq 1 150); do
+    if [ -S "$SOCK" ] && "$T/bin/dumpgate" status >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$GATE_PID" 2>/dev/null; then
+      diag "dumpgated exited during start:"; diag "$(tail -n 20 "$T/gated.log")"
+      wait "$GATE_PID" 2>/dev/null; GATE_PID=; return 1
+    fi
+    sleep 0.1
+  done
+  diag "dumpgated did not answer within 15 s"; return 1
+}
+gate_stop() {
+  [ -n "${GATE_PID:-}" ] || return 0
+  kill -TERM "$GATE_PID" 2>/dev/null
+  local i
+  for i in $(seq 1 100); do kill -0 "$GATE_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$GATE_PID" 2>/dev/null
+  wait "$GATE_PID" 2>/dev/null
+  GATE_PID=
+  return 0
+}
+gate_kill9() {
+  kill -KILL "$GATE_PID" 2>/dev/null
+  wait "$GATE_PID" 2>/dev/null
+  GATE_PID=
+  sleep 0.3 # sessions die with the monitor (PDEATHSIG)
+}
+
+# as USER CMD...: run a command as a test account, with its groups
+as() {
+  local u=$1; shift
+  setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups --reset-env \
+    env DUMPGATE_SOCKET="$SOCK" PATH=/usr/bin:/bin "$@"
+}
+# dg USER ARGS...: the CLI as USER
+dg() { local u=$1; shift; as "$u" "$T/bin/dumpgate" "$@"; }
+
+# mkfile PATH BYTES [SOURCE]: a file readable by every account
+mkfile() {
+  head -c "$2" "${3:-/dev/urandom}" > "$1"
+  chmod 644 "$1"
+}
+
+# the session children of our gate
+session_pids() { pgrep -P "$GATE_PID" 2>/dev/null; }
+
+# field of the JSON of `show --json` as root (admins see all)
+tfield() { "$T/bin/dumpgate" show "$1" --json | jq -r ".$2"; }

@@ -6,6 +6,7 @@
  * string that came from a person (reasons, names, accounts, error texts)
  * is escaped with str_escape() before it reaches a terminal.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -402,6 +403,59 @@ static int cmd_list(const char *sockpath, int argc, char **argv)
 
 /* ---- show, wait, withdraw, status */
 
+/* Findings and scan progress for people; JSON keeps every field. */
+static void print_scan(json_t *o)
+{
+	json_t *prog = json_object_get(o, "scan_progress");
+	json_t *findings = json_object_get(o, "findings");
+	json_t *f;
+	size_t i;
+
+	if (json_is_object(prog)) {
+		json_int_t size = json_integer_value(json_object_get(o, "size"));
+		json_int_t raw = json_integer_value(json_object_get(prog, "raw"));
+		json_int_t dec = json_integer_value(json_object_get(prog, "decoded"));
+		printf("scan progress: raw pass %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+		       " bytes (%d%%), decoding pass %" JSON_INTEGER_FORMAT " bytes\n",
+		       raw, size, size > 0 ? (int)(raw * 100 / size) : 100, dec);
+	}
+	if (!json_is_array(findings))
+		return;
+	printf("findings: %zu\n", json_array_size(findings));
+	json_array_foreach(findings, i, f)
+	{
+		_cleanup_free_ char *sev = client_value_text(NULL, json_object_get(f, "severity"), 16);
+		_cleanup_free_ char *det = client_value_text(NULL, json_object_get(f, "detector"), 16);
+		_cleanup_free_ char *kt = client_value_text(NULL, json_object_get(f, "key_type"), 32);
+		_cleanup_free_ char *pass = client_value_text(NULL, json_object_get(f, "pass"), 16);
+		_cleanup_free_ char *note = client_value_text(NULL, json_object_get(f, "note"), 160);
+		json_t *bits = json_object_get(f, "bits");
+		json_t *fp = json_object_get(f, "public_sha256");
+		json_t *c = json_object_get(f, "container");
+		char b[32] = "";
+
+		if (json_is_integer(bits) && json_integer_value(bits) > 0)
+			snprintf(b, sizeof(b), " %" JSON_INTEGER_FORMAT "-bit", json_integer_value(bits));
+		for (char *q = sev; *q; q++)
+			*q = (char)toupper((unsigned char)*q);
+		printf("  %-8s %s %s%s at offset %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " bytes)", sev, det,
+		       kt, b, json_integer_value(json_object_get(f, "offset")),
+		       json_integer_value(json_object_get(f, "length")));
+		if (json_is_true(json_object_get(f, "verified")))
+			printf(" verified");
+		if (json_is_string(fp))
+			printf(" sha256:%.16s", json_string_value(fp));
+		if (json_is_object(c)) {
+			_cleanup_free_ char *fmt = client_value_text(NULL, json_object_get(c, "format"), 8);
+			printf(" in %s stream %" JSON_INTEGER_FORMAT, fmt, json_integer_value(json_object_get(c, "index")));
+		}
+		printf(" [%s pass]%s", pass, json_is_true(json_object_get(f, "allowed")) ? " ALLOWED (allowlist)" : "");
+		if (json_is_string(json_object_get(f, "note")))
+			printf(" - %s", note);
+		printf("\n");
+	}
+}
+
 static int cmd_show(const char *sockpath, int argc, char **argv)
 {
 	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
@@ -448,7 +502,14 @@ static int cmd_show(const char *sockpath, int argc, char **argv)
 		fwrite(a.buf, 1, a.len, stdout);
 		fputc('\n', stdout);
 	} else {
-		client_print_object(o, NULL);
+		json_t *copy = json_copy(o);
+		if (!copy)
+			client_oom();
+		json_object_del(copy, "findings");
+		json_object_del(copy, "scan_progress");
+		client_print_object(copy, NULL);
+		json_decref(copy);
+		print_scan(o);
 	}
 	json_decref(o);
 	return 0;

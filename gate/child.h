@@ -31,6 +31,7 @@ struct outmsg {
 
 struct child {
 	struct child *next;
+	uint64_t serial; /* epoll tag */
 	pid_t pid;
 	int sock;
 	/* identity, read by the monitor */

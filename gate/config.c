@@ -40,13 +40,10 @@ static const struct {
 	const char *key;
 } future_keys[] = {
 	{ FK_GATE, "kernel_audit" },         { FK_GATE, "signing_key" },
-	{ FK_GATE, "scanner_user" },         { FK_GATE, "scan_timeout" },
 	{ FK_GATE, "otp_lockout" },          { FK_GATE, "hook" },
-	{ FK_PROFILE, "rules" },             { FK_PROFILE, "allowlist" },
-	{ FK_PROFILE, "block" },             { FK_PROFILE, "redact" },
+	{ FK_PROFILE, "rules" },             { FK_PROFILE, "redact" },
 	{ FK_PROFILE, "allowed_hours" },     { FK_PROFILE, "rate_limit" },
-	{ FK_PROFILE, "yara" },              { FK_PROFILE, "bomb_max_size" },
-	{ FK_PROFILE, "bomb_max_ratio" },    { FK_PROFILE, "require_provenance" },
+	{ FK_PROFILE, "yara" },              { FK_PROFILE, "require_provenance" },
 };
 
 enum vkind {
@@ -58,6 +55,8 @@ enum vkind {
 	V_ACCOUNTS,  /* struct strlist of accounts and @groups */
 	V_TYPES,     /* uint32_t FT_MASK() bits */
 	V_COMPONENT, /* single safe path component */
+	V_SEVERITIES, /* uint32_t SEV_MASK() bits */
+	V_FINGERPRINTS, /* struct strlist of 64-hex SHA-256 values */
 };
 
 struct keydef {
@@ -87,6 +86,8 @@ static const struct keydef gate_keys[] = {
 	{ "gate", "auditors_group", V_NAME, false, G(auditors_group), 0, 0, "a group name", NULL },
 	{ "gate", "session_user", V_NAME, true, G(session_user), 0, 0, "a user name", NULL },
 	{ "gate", "session_program", V_PATH, false, G(session_program), 0, PATH_MAX - 1, "an absolute path", NULL },
+	{ "gate", "scanner_user", V_NAME, true, G(scanner_user), 0, 0, "a user name", NULL },
+	{ "gate", "scanner_program", V_PATH, false, G(scanner_program), 0, PATH_MAX - 1, "an absolute path", NULL },
 	{ "limits", "max_connections_per_account", V_UINT, false, G(max_connections_per_account), 1, 1024,
 	  "an integer", "from 1 to 1024" },
 	{ "limits", "max_connections", V_UINT, false, G(max_connections), 1, 65536, "an integer", "from 1 to 65536" },
@@ -95,6 +96,11 @@ static const struct keydef gate_keys[] = {
 	{ "limits", "quota_total", V_SIZE, false, G(quota_total), 1, UINT64_MAX, "a size like 512G", "more than 0" },
 	{ "limits", "upload_idle_timeout", V_DURATION, false, G(upload_idle_timeout), 1, DAY,
 	  "a duration like 5m", "from 1s to 1d" },
+	{ "limits", "scan_timeout", V_DURATION, false, G(scan_timeout), 1, DAY, "a duration like 5m",
+	  "from 1s to 1d" },
+	{ "limits", "scan_threads", V_UINT, false, G(scan_threads), 1, 64, "an integer", "from 1 to 64" },
+	{ "limits", "scan_memory", V_SIZE, false, G(scan_memory), 64ull * 1024 * 1024, UINT64_MAX,
+	  "a size like 4G", "at least 64M" },
 };
 
 static const struct keydef profile_keys[] = {
@@ -107,6 +113,13 @@ static const struct keydef profile_keys[] = {
 	{ "profile", "retention", V_DURATION, true, P(retention), 0, UINT64_MAX, "a duration like 30d", NULL },
 	{ "profile", "destination", V_COMPONENT, false, P(destination), 0, 255,
 	  "a single path component of [A-Za-z0-9._-]", NULL },
+	{ "profile", "block", V_SEVERITIES, false, P(block), 0, 0, "severities (critical high medium info)", NULL },
+	{ "profile", "allowlist", V_FINGERPRINTS, false, P(allowlist), 0, 0,
+	  "public key SHA-256 fingerprints (64 lowercase hex)", NULL },
+	{ "profile", "bomb_max_size", V_SIZE, false, P(bomb_max_size), 1024 * 1024, UINT64_MAX, "a size like 16G",
+	  "at least 1M" },
+	{ "profile", "bomb_max_ratio", V_UINT, false, P(bomb_max_ratio), 2, 1000000, "an integer",
+	  "from 2 to 1000000" },
 };
 
 static const char *const gate_sections[] = { "gate", "limits", "persons", NULL };
@@ -327,6 +340,50 @@ static int set_types(struct parse *p, const struct keydef *k, uint32_t *dst, con
 	return 0;
 }
 
+static const char *const severity_names[] = { "info", "medium", "high", "critical" };
+
+static int set_severities(struct parse *p, const struct keydef *k, uint32_t *dst, const char *value)
+{
+	_cleanup_(strlist_free) struct strlist toks = { 0 };
+	int r = list_split(value, &toks);
+
+	if (r < 0)
+		return p->err = r;
+	*dst = 0;
+	for (size_t i = 0; i < toks.n; i++) {
+		size_t s;
+		for (s = 0; s < ELEMENTSOF(severity_names); s++)
+			if (strcmp(toks.v[i], severity_names[s]) == 0)
+				break;
+		if (s == ELEMENTSOF(severity_names))
+			return pfail(p, p->lineno, "unknown severity \"%s\" in %s (known: critical, high, medium, info)",
+				     toks.v[i], k->name);
+		if (*dst & SEV_MASK(s))
+			return pfail(p, p->lineno, "\"%s\" listed twice in %s", toks.v[i], k->name);
+		*dst |= SEV_MASK(s);
+	}
+	/* Private-key findings are critical (verified) or high: a profile
+	 * cannot switch them off (DESIGN.md, Profiles). */
+	if ((*dst & (SEV_MASK(2) | SEV_MASK(3))) != (SEV_MASK(2) | SEV_MASK(3)))
+		return pfail(p, p->lineno, "%s must include critical and high: private-key findings cannot be switched off",
+			     k->name);
+	return 0;
+}
+
+static int set_fingerprints(struct parse *p, const struct keydef *k, struct strlist *dst, const char *value)
+{
+	int r;
+
+	strlist_free(dst);
+	r = list_split(value, dst);
+	if (r < 0)
+		return p->err = r;
+	for (size_t i = 0; i < dst->n; i++)
+		if (strlen(dst->v[i]) != 64 || !is_hex(dst->v[i], 64))
+			return pfail(p, p->lineno, "bad value \"%s\" in %s: expected %s", dst->v[i], k->name, k->expect);
+	return 0;
+}
+
 static int set_value(struct parse *p, const struct keydef *k, const char *value)
 {
 	void *field = (char *)p->target + k->offset;
@@ -338,6 +395,10 @@ static int set_value(struct parse *p, const struct keydef *k, const char *value)
 		return set_accounts(p, k, field, value);
 	case V_TYPES:
 		return set_types(p, k, field, value);
+	case V_SEVERITIES:
+		return set_severities(p, k, field, value);
+	case V_FINGERPRINTS:
+		return set_fingerprints(p, k, field, value);
 	case V_PATH:
 	case V_NAME:
 	case V_COMPONENT: {
@@ -683,6 +744,7 @@ static void profile_free_contents(struct profile *pr)
 	free(pr->file);
 	strlist_free(&pr->requesters);
 	strlist_free(&pr->approvers);
+	strlist_free(&pr->allowlist);
 	free(pr->destination);
 	*pr = (struct profile){ 0 };
 }
@@ -726,6 +788,12 @@ static int load_profile(int dirfd, const char *dir, const char *fname, struct pr
 			      "approvals = %u but only %zu approver account%s listed", pr.approvals, pr.approvers.n,
 			      pr.approvers.n == 1 ? "" : "s");
 	}
+	if (!pr.block)
+		pr.block = SEV_MASK(2) | SEV_MASK(3);
+	if (!pr.bomb_max_size)
+		pr.bomb_max_size = 16 * GIB;
+	if (!pr.bomb_max_ratio)
+		pr.bomb_max_ratio = 1000;
 	if (!pr.destination) {
 		pr.destination = strdup(pr.name);
 		if (!pr.destination)
@@ -862,6 +930,8 @@ static int load_gate(struct gate_config *c, const char *path, char **ret_error)
 		r = set_default_path(&c->outbox_dir, c->state_dir, "outbox");
 	if (r >= 0)
 		r = set_default_path(&c->session_program, NULL, DUMPGATE_LIBEXECDIR "/dumpgate-session");
+	if (r >= 0)
+		r = set_default_path(&c->scanner_program, NULL, DUMPGATE_BINDIR "/dumpgate-scan");
 	return r;
 }
 
@@ -880,6 +950,9 @@ int config_load(const char *path, struct gate_config **ret, char **ret_error)
 		.quota_per_requester = 64 * GIB,
 		.quota_total = 512 * GIB,
 		.upload_idle_timeout = 300,
+		.scan_timeout = 300,
+		.scan_threads = 1,
+		.scan_memory = 4 * GIB,
 		.file = strdup(path),
 	};
 	r = c->file ? load_gate(c, path, &error) : -ENOMEM;
@@ -908,6 +981,8 @@ void config_free(struct gate_config *c)
 	free(c->auditors_group);
 	free(c->session_user);
 	free(c->session_program);
+	free(c->scanner_user);
+	free(c->scanner_program);
 	for (size_t i = 0; i < c->n_persons; i++) {
 		free(c->persons[i].name);
 		strlist_free(&c->persons[i].accounts);

@@ -29,7 +29,16 @@ struct profile {
 	uint64_t expiry;           /* seconds a transfer may wait for approval */
 	uint64_t retention;        /* seconds the artifact of a final transfer is kept */
 	char *destination;         /* outbox sub-directory, a safe single name */
+	/* scanning (issue 3) */
+	uint32_t block;            /* SEV_MASK() bits of severities that block; always
+	                            * includes critical and high (private keys) */
+	struct strlist allowlist;  /* public_sha256 values (64 lowercase hex) */
+	uint64_t bomb_max_size;    /* bytes one decoded stream may grow to */
+	uint64_t bomb_max_ratio;   /* decoded:compressed */
 };
+
+/* severities as in gate/scan/detector.h: info 0, medium 1, high 2, critical 3 */
+#define SEV_MASK(s) (1u << (s))
 
 struct person {
 	char *name;
@@ -47,13 +56,18 @@ struct gate_config {
 	char *admins_group;  /* required */
 	char *auditors_group;/* optional, NULL = admins only */
 	char *session_user;  /* required: unprivileged account for sessions */
-	char *session_program; /* default: dumpgate-session next to dumpgated */
+	char *session_program; /* default: DUMPGATE_LIBEXECDIR/dumpgate-session */
+	char *scanner_user;  /* required: unprivileged account for scanners */
+	char *scanner_program; /* default: DUMPGATE_BINDIR/dumpgate-scan */
 	/* [limits] */
 	unsigned max_connections_per_account; /* default 8 */
 	unsigned max_connections;             /* default 256 */
 	uint64_t quota_per_requester;         /* bytes held in the spool, default 64G */
 	uint64_t quota_total;                 /* default 512G */
 	uint64_t upload_idle_timeout;         /* seconds, default 300 */
+	uint64_t scan_timeout;                /* seconds of wall clock per scan, default 300 */
+	unsigned scan_threads;                /* threads of the raw pass, default 1 */
+	uint64_t scan_memory;                 /* RLIMIT_AS of a scanner, default 4G */
 	/* [persons] name = account account ... */
 	struct person *persons;
 	size_t n_persons;

@@ -137,24 +137,47 @@ static int bind_socket(struct monitor *m)
 	return 0;
 }
 
-static int resolve_session_user(struct monitor *m)
+/* An unprivileged account for children: exists, is not root, and its
+ * program is executable. */
+static int resolve_user(const struct monitor *m, const char *key, const char *user, const char *pkey,
+			const char *program, uid_t *ret_uid, gid_t *ret_gid)
 {
-	struct passwd *pw = getpwnam(m->cfg->session_user);
+	struct passwd *pw = getpwnam(user);
 
 	if (!pw) {
-		log_err("%s: session_user %s does not exist", m->cfg->file, m->cfg->session_user);
+		log_err("%s: %s %s does not exist", m->cfg->file, key, user);
 		return -ENOENT;
 	}
 	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-		log_err("%s: session_user %s must not be root or in group root", m->cfg->file, m->cfg->session_user);
+		log_err("%s: %s %s must not be root or in group root", m->cfg->file, key, user);
 		return -EPERM;
 	}
-	m->session_uid = pw->pw_uid;
-	m->session_gid = pw->pw_gid;
-	if (access(m->cfg->session_program, X_OK) < 0) {
-		log_err("%s: session_program %s is not executable: %s", m->cfg->file, m->cfg->session_program,
-			strerror(errno));
+	if (access(program, X_OK) < 0) {
+		log_err("%s: %s %s is not executable: %s", m->cfg->file, pkey, program, strerror(errno));
 		return -errno;
+	}
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
+	return 0;
+}
+
+static int resolve_users(struct monitor *m)
+{
+	int r;
+
+	r = resolve_user(m, "session_user", m->cfg->session_user, "session_program", m->cfg->session_program,
+			 &m->session_uid, &m->session_gid);
+	if (r < 0)
+		return r;
+	r = resolve_user(m, "scanner_user", m->cfg->scanner_user, "scanner_program", m->cfg->scanner_program,
+			 &m->scan_uid, &m->scan_gid);
+	if (r < 0)
+		return r;
+	/* A session that could signal or ptrace a scanner would share its
+	 * uid: keep the two apart. */
+	if (m->scan_uid == m->session_uid) {
+		log_err("%s: scanner_user and session_user must be different accounts", m->cfg->file);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -262,7 +285,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
-	if (resolve_session_user(&m) < 0)
+	if (resolve_users(&m) < 0)
 		return 1;
 
 	r = open_private_dir(AT_FDCWD, m.cfg->state_dir, 0700, &m.state_dirfd);

@@ -27,6 +27,7 @@
 #include "monitor.h"
 #include "proto.h"
 #include "sandbox.h"
+#include "scanrun.h"
 #include "session.h"
 #include "util.h"
 
@@ -127,7 +128,7 @@ int monitor_recover(struct monitor *m)
 
 static int epoll_mod_child(struct monitor *m, struct child *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (c->outq ? EPOLLOUT : 0), .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLIN | (c->outq ? EPOLLOUT : 0), .data.u64 = EV_TAG(EV_CHILD, c->serial) };
 	if (epoll_ctl(m->epoll_fd, EPOLL_CTL_MOD, c->sock, &ev) < 0)
 		return -errno;
 	c->want_out = c->outq != NULL;
@@ -428,6 +429,7 @@ static void accept_client(struct monitor *m)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
+	c->serial = ++m->next_serial;
 	c->sock = -1;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
@@ -475,7 +477,7 @@ static void accept_client(struct monitor *m)
 		child_free(c);
 		return;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_CHILD, c->serial) };
 	if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, c->sock, &ev) < 0) {
 		kill(pid, SIGKILL);
 		closep(&c->sock);
@@ -509,12 +511,14 @@ static void child_readable(struct monitor *m, struct child *c)
 	requests_dispatch(m, c, buf, (size_t)n, fd);
 }
 
-static void reap_children(void)
+static void reap_children(struct monitor *m)
 {
 	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (scanrun_reaped(m, pid, status))
+			continue;
 		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 			log_warn("child %d killed by signal %d%s", (int)pid, WTERMSIG(status),
 				 WTERMSIG(status) == SIGSYS ? " (seccomp: forbidden system call)" : "");
@@ -530,7 +534,7 @@ static void signal_event(struct monitor *m)
 	while (read(m->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD:
-			reap_children();
+			reap_children(m);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -565,6 +569,7 @@ static void timer_event(struct monitor *m)
 
 	(void)!read(m->timer_fd, &v, sizeof(v));
 	requests_tick(m, time(NULL));
+	scanrun_tick(m, time(NULL));
 }
 
 static int setup_loop(struct monitor *m)
@@ -604,7 +609,7 @@ static int setup_loop(struct monitor *m)
 		{ m->job_fd, TAG_JOB },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(fixed); i++) {
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = (void *)fixed[i].tag };
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV_TAG(EV_FIXED, fixed[i].tag) };
 		if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, fixed[i].fd, &ev) < 0)
 			return -errno;
 	}
@@ -618,6 +623,8 @@ static void shutdown_gate(struct monitor *m)
 	m->listen_fd = -1;
 	while (m->children)
 		child_drop(m, m->children);
+	/* A scan stopped here resumes at the next start (state scanning). */
+	scanrun_stop_all(m);
 	/* Uploads were cancelled with their sessions; wait for the copy
 	 * threads so each one ends with an `aborted` record. */
 	while (m->uploads) {
@@ -650,29 +657,29 @@ int monitor_run(struct monitor *m)
 			return -errno;
 		}
 		for (int i = 0; i < n; i++) {
-			uintptr_t tag = (uintptr_t)evs[i].data.ptr;
-			switch (tag) {
-			case TAG_LISTEN:
-				accept_client(m);
+			uint64_t tag = evs[i].data.u64;
+			uint64_t serial = tag & ((1ull << 56) - 1);
+			struct child *c = NULL;
+
+			switch (tag >> 56) {
+			case EV_FIXED:
+				if (serial == TAG_LISTEN)
+					accept_client(m);
+				else if (serial == TAG_SIGNAL)
+					signal_event(m);
+				else if (serial == TAG_TIMER)
+					timer_event(m);
+				else if (serial == TAG_JOB)
+					job_event(m);
 				break;
-			case TAG_SIGNAL:
-				signal_event(m);
+			case EV_SCAN:
+				scanrun_event(m, serial);
 				break;
-			case TAG_TIMER:
-				timer_event(m);
-				break;
-			case TAG_JOB:
-				job_event(m);
-				break;
-			default: {
-				struct child *c = evs[i].data.ptr;
-				bool alive = false;
-				/* the child may have been dropped by an earlier event
-				 * of this batch */
-				for (struct child *x = m->children; x; x = x->next)
-					alive |= x == c;
-				if (!alive)
-					break;
+			case EV_CHILD:
+				for (c = m->children; c && c->serial != serial; c = c->next)
+					;
+				if (!c)
+					break; /* dropped by an earlier event of this batch */
 				if (evs[i].events & EPOLLOUT) {
 					if (child_flush(m, c) < 0) {
 						child_drop(m, c);
@@ -682,7 +689,6 @@ int monitor_run(struct monitor *m)
 				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					child_readable(m, c);
 				break;
-			}
 			}
 		}
 	}

@@ -18,6 +18,12 @@
 #include "transfer.h"
 
 struct child;
+struct scan_job;
+
+/* epoll data is (kind << 56 | serial): an event for something freed
+ * earlier in the same batch finds no owner instead of a stale pointer. */
+enum { EV_FIXED = 0, EV_CHILD = 1, EV_SCAN = 2 };
+#define EV_TAG(kind, serial) (((uint64_t)(kind) << 56) | ((serial) & ((1ull << 56) - 1)))
 
 struct upload {
 	struct spool_job job;      /* must stay first: thread borrows &job */
@@ -37,8 +43,11 @@ struct monitor {
 	struct transfer_table table;
 	int state_dirfd, spool_dirfd, lock_fd;
 	int listen_fd, epoll_fd, signal_fd, timer_fd, job_fd;
-	uid_t session_uid;
-	gid_t session_gid;
+	uid_t session_uid, scan_uid;
+	gid_t session_gid, scan_gid;
+	struct scan_job *scans;
+	unsigned n_scans;
+	uint64_t next_serial;
 	struct child *children;
 	unsigned n_children;
 	struct upload *uploads;

@@ -15,6 +15,7 @@
 #include "child.h"
 #include "dg-config.h"
 #include "proto.h"
+#include "scanrun.h"
 #include "util.h"
 
 /* ---- helpers */
@@ -192,6 +193,7 @@ static void upload_store(struct monitor *m, struct upload *u)
 			     json_pack("{s:b, s:s, s:s, s:I, s:s, s:s}", "ok", 1, "id", u->id, "state",
 				       "stored", "size", (json_int_t)bytes, "sha256", u->job.sha256, "type",
 				       ftype_name(type)));
+	scanrun_schedule(m);
 }
 
 void requests_upload_try_finish(struct monitor *m, struct upload *u)
@@ -471,6 +473,11 @@ static void req_show(struct monitor *m, struct child *c, struct msgbuf *mb, int 
 		return;
 	}
 	json_t *o = transfer_to_json(t);
+	json_t *progress = t->state == TS_SCANNING ? scanrun_progress(m, t->id) : NULL;
+	if (o && progress)
+		json_object_set_new(o, "scan_progress", progress);
+	else
+		json_decref(progress);
 	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	if (!text) {
@@ -565,6 +572,7 @@ static void req_withdraw(struct monitor *m, struct child *c, struct msgbuf *mb, 
 		child_error(m, c, "audit", "the audit log cannot be written; transfer %s was not withdrawn", id);
 		return;
 	}
+	scanrun_cancel(m, id); /* a running scan is stopped */
 	log_info("transfer %s withdrawn by %s", id, c->account);
 	child_result(m, c, json_pack("{s:b, s:s, s:s}", "ok", 1, "id", id, "state", "withdrawn"));
 }

@@ -67,6 +67,7 @@ static void transfer_free(struct transfer *x)
 	free(x->requester);
 	free(x->person);
 	free(x->final_reason);
+	json_decref(x->findings);
 	free(x);
 }
 
@@ -291,6 +292,60 @@ static int apply_withdrawn(struct transfer *x, const struct rec *r)
 	return 0;
 }
 
+static int apply_scan_started(struct transfer *x, const struct rec *r)
+{
+	/* From stored, or again from scanning when a restart resumes it. */
+	if (x->state != TS_STORED && x->state != TS_SCANNING)
+		return -EBADMSG;
+	x->state = TS_SCANNING;
+	return 0;
+}
+
+static int apply_scanned(struct transfer *x, const struct rec *r)
+{
+	const char *verdict;
+	json_t *findings = json_object_get(r->details, "findings");
+
+	if (x->state != TS_SCANNING)
+		return -EBADMSG;
+	if (get_str(r->details, "verdict", &verdict) < 0 || !json_is_array(findings))
+		return -EBADMSG;
+	if (strcmp(verdict, "clean") == 0)
+		x->state = TS_CLEAN;
+	else if (strcmp(verdict, "blocked") == 0) {
+		char *copy = strdup("the scanner found secrets");
+		if (!copy)
+			return -ENOMEM;
+		free(x->final_reason);
+		x->final_reason = copy;
+		x->state = TS_BLOCKED;
+		x->final_time = r->time;
+	} else
+		return -EBADMSG;
+	json_decref(x->findings);
+	x->findings = json_incref(findings);
+	return 0;
+}
+
+static int apply_failed(struct transfer *x, const struct rec *r)
+{
+	const char *reason;
+	char *copy;
+
+	if (tstate_final(x->state) || x->state == TS_SUBMITTED)
+		return -EBADMSG;
+	if (get_str(r->details, "reason", &reason) < 0)
+		return -EBADMSG;
+	copy = strdup(reason);
+	if (!copy)
+		return -ENOMEM;
+	free(x->final_reason);
+	x->final_reason = copy;
+	x->state = TS_FAILED;
+	x->final_time = r->time;
+	return 0;
+}
+
 static int apply_purged(struct transfer *x, const struct rec *r)
 {
 	const char *reason;
@@ -323,9 +378,12 @@ int transfer_apply(struct transfer_table *t, json_t *record)
 	if (no_state_event(event))
 		return 0;
 
-	if (strcmp(event, "submitted") != 0 && strcmp(event, "stored") != 0 &&
-	    strcmp(event, "aborted") != 0 && strcmp(event, "withdrawn") != 0 &&
-	    strcmp(event, "purged") != 0)
+	static const char *const known[] = { "submitted", "stored", "aborted", "withdrawn", "purged",
+					     "scan_started", "scanned", "failed" };
+	bool is_known = false;
+	for (size_t j = 0; j < ELEMENTSOF(known); j++)
+		is_known |= strcmp(event, known[j]) == 0;
+	if (!is_known)
 		return -EBADMSG; /* a newer log, or not ours */
 
 	if (get_str(record, "transfer", &r.id) < 0 || !transfer_id_valid(r.id))
@@ -351,6 +409,12 @@ int transfer_apply(struct transfer_table *t, json_t *record)
 		k = apply_stored(x, &r);
 	else if (strcmp(event, "withdrawn") == 0)
 		k = apply_withdrawn(x, &r);
+	else if (strcmp(event, "scan_started") == 0)
+		k = apply_scan_started(x, &r);
+	else if (strcmp(event, "scanned") == 0)
+		k = apply_scanned(x, &r);
+	else if (strcmp(event, "failed") == 0)
+		k = apply_failed(x, &r);
 	else
 		k = apply_purged(x, &r);
 	if (k < 0)
@@ -403,7 +467,8 @@ json_t *transfer_to_json(const struct transfer *x)
 	    add(o, "updated", time_json(x->updated)) < 0 ||
 	    add(o, "final_reason",
 		x->final_reason ? json_string(x->final_reason) : json_null()) < 0 ||
-	    add(o, "purged", json_boolean(x->purged)) < 0) {
+	    add(o, "purged", json_boolean(x->purged)) < 0 ||
+	    add(o, "findings", x->findings ? json_incref(x->findings) : json_null()) < 0) {
 		json_decref(o);
 		return NULL;
 	}

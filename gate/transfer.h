@@ -13,6 +13,10 @@
  *                                             the transfer disappears
  *   withdrawn  [reason]                       any non-final -> withdrawn
  *   purged     [reason]                       artifact deleted, record stays
+ *   scan_started [passes]                     stored|scanning -> scanning
+ *   scanned    [verdict clean|blocked, findings[], passes{}]
+ *                                             scanning -> clean | blocked
+ *   failed     [reason]                       any non-final after stored -> failed
  *   torn_tail_quarantined, protocol_violation, request_refused,
  *   gate_stopped, config_loaded                (no state)
  * An event this build does not know stops the gate at start (a newer log).
@@ -58,6 +62,7 @@ struct transfer {
 	uint64_t last_seq;   /* seq of the last record about it */
 	bool purged;         /* spool object deleted by retention */
 	char *final_reason;  /* why withdrawn/failed/..., may be NULL */
+	json_t *findings;    /* array from the `scanned` record, NULL before */
 };
 
 struct transfer_table {
@@ -79,6 +84,7 @@ void transfer_table_free(struct transfer_table *t);
 
 /* The stable JSON form used by `list --json` and `show --json`:
  * {"id","state","profile","requester","person","uid","reason","name",
- *  "size","sha256","type","submitted","updated","final_reason","purged"}
+ *  "size","sha256","type","submitted","updated","final_reason","purged",
+ *  "findings"} (findings: null until scanned, then the array of findings)
  * (size/sha256/type null until stored, final_reason null unless final). */
 json_t *transfer_to_json(const struct transfer *x);

@@ -57,7 +57,8 @@ trap _run_cleanups EXIT
 
 require_root() { [ "$(id -u)" = 0 ] || skip_all "needs root (real daemon, setuid children)"; }
 require_accounts() {
-  getent passwd dg-alice >/dev/null && getent passwd dumpgate-session >/dev/null ||
+  getent passwd dg-alice >/dev/null && getent passwd dumpgate-session >/dev/null &&
+    getent passwd dumpgate-scan >/dev/null ||
     bail "test accounts missing: run scripts/accounts first (scripts/test does)"
 }
 
@@ -72,7 +73,7 @@ gate_init() { # creates $T with config, profiles and binaries
   mkdir -m 755 "$T/bin" "$T/run" "$T/profiles" "$T/files"
   # Copies, so the unprivileged accounts can run them whatever the mode of
   # the source tree.
-  cp "$DG_BUILD/dumpgate" "$DG_BUILD/dumpgate-session" "$DG_BUILD/dumpgated" \
+  cp "$DG_BUILD/dumpgate" "$DG_BUILD/dumpgate-session" "$DG_BUILD/dumpgated" "$DG_BUILD/dumpgate-scan" \
      "$DG_BUILD/tests/dg-rawclient" "$DG_BUILD/tests/dg-hostile-session" "$T/bin/"
   chmod 755 "$T/bin/"*
   SOCK=$T/run/dumpgate.sock
@@ -113,6 +114,8 @@ write_config() {
     echo "auditors_group = dg-auditors"
     echo "session_user = dumpgate-session"
     echo "session_program = ${SESSION_PROGRAM:-$T/bin/dumpgate-session}"
+    echo "scanner_user = dumpgate-scan"
+    echo "scanner_program = ${SCANNER_PROGRAM:-$T/bin/dumpgate-scan}"
     echo
     echo "[limits]"
     echo "upload_idle_timeout = ${IDLE_TIMEOUT:-30s}"

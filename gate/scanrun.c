@@ -1,0 +1,629 @@
+/* scanrun.c - scanner processes: start, sandbox, read, judge; see scanrun.h.
+ *
+ * Trust: a scanner's output is untrusted (it parsed artifact bytes).
+ * Every line is bounded, parsed strictly and every field checked against
+ * its type, range and vocabulary before it is believed; the verdict is
+ * the monitor's, computed from the findings and the profile.  Both passes
+ * must report the SHA-256 of exactly the stored bytes (I1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dg-config.h"
+#include "monitor.h"
+#include "sandbox.h"
+#include "scanrun.h"
+#include "util.h"
+
+#define MAX_SCANS 2          /* transfers scanned at once */
+#define LINE_MAX_BYTES 4096  /* one output line of a scanner */
+#define MAX_FINDINGS 10001   /* ENGINE_MAX_FINDINGS + its overflow finding */
+
+static const char *const pass_names[2] = { "raw", "decoded" };
+
+struct scan_pass {
+	uint64_t serial; /* epoll tag */
+	struct scan_job *job;
+	int idx;
+	pid_t pid;
+	int fd;
+	char buf[LINE_MAX_BYTES + 1];
+	size_t len;
+	bool exited, eof;
+	int status;
+	/* what it said */
+	uint64_t progress;
+	json_t *findings; /* array */
+	json_t *summary;  /* object, NULL until seen */
+	char error[256];  /* first protocol error, "" if none */
+};
+
+struct scan_job {
+	struct scan_job *next;
+	char id[33];
+	uint64_t size;
+	char sha256[65];
+	time_t deadline;
+	bool timed_out;
+	struct scan_pass pass[2];
+};
+
+static void pass_kill(struct scan_pass *p)
+{
+	if (p->pid > 0 && !p->exited)
+		kill(p->pid, SIGKILL);
+}
+
+static void pass_close(struct monitor *m, struct scan_pass *p)
+{
+	if (p->fd >= 0) {
+		epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
+		closep(&p->fd);
+		p->fd = -1;
+	}
+	p->eof = true;
+}
+
+static void job_free(struct monitor *m, struct scan_job *j)
+{
+	struct scan_job **pp;
+
+	for (pp = &m->scans; *pp && *pp != j; pp = &(*pp)->next)
+		;
+	if (*pp) {
+		*pp = j->next;
+		m->n_scans--;
+	}
+	for (int i = 0; i < 2; i++) {
+		pass_kill(&j->pass[i]);
+		pass_close(m, &j->pass[i]);
+		json_decref(j->pass[i].findings);
+		json_decref(j->pass[i].summary);
+	}
+	free(j);
+}
+
+static struct scan_job *job_find(struct monitor *m, const char *id)
+{
+	for (struct scan_job *j = m->scans; j; j = j->next)
+		if (strcmp(j->id, id) == 0)
+			return j;
+	return NULL;
+}
+
+/* ---- starting */
+
+/* Between fork and exec: async-signal-safe calls only.  Order: namespaces
+ * (need CAP_SYS_ADMIN), rlimits, then ids, no_new_privs and the bounding
+ * set (sandbox_drop_to); the scanner installs seccomp itself, last. */
+static _Noreturn void exec_scanner(const struct monitor *m, const struct profile *p, int artifact, int out,
+				   int idx, pid_t parent)
+{
+	char threads[16], bsize[32], bratio[32];
+	const char *argv[12];
+	int a = 0;
+	sigset_t none;
+	int null;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(artifact, 3) < 0)
+		_exit(127);
+	close_range(4, ~0U, 0);
+
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		_exit(125);
+	/* Nothing mounted here propagates back, and the view is read-only. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		_exit(125);
+
+	struct rlimit nofile = { 16, 16 }, fsize = { 0, 0 };
+	struct rlimit cpu = { m->cfg->scan_timeout * (idx == 0 ? m->cfg->scan_threads : 1) + 5,
+			      m->cfg->scan_timeout * (idx == 0 ? m->cfg->scan_threads : 1) + 10 };
+	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_FSIZE, &fsize) < 0 ||
+	    setrlimit(RLIMIT_CPU, &cpu) < 0)
+		_exit(125);
+#if !DUMPGATE_SANITIZED
+	/* ASan reserves terabytes of shadow memory: no RLIMIT_AS there. */
+	struct rlimit as = { m->cfg->scan_memory, m->cfg->scan_memory };
+	if (setrlimit(RLIMIT_AS, &as) < 0)
+		_exit(125);
+#endif
+	if (sandbox_drop_to(m->scan_uid, m->scan_gid, parent) < 0)
+		_exit(126);
+
+	snprintf(threads, sizeof(threads), "%u", idx == 0 ? m->cfg->scan_threads : 1);
+	snprintf(bsize, sizeof(bsize), "%llu", (unsigned long long)p->bomb_max_size);
+	snprintf(bratio, sizeof(bratio), "%llu", (unsigned long long)p->bomb_max_ratio);
+	argv[a++] = "dumpgate-scan";
+	argv[a++] = "--gate";
+	argv[a++] = "--pass";
+	argv[a++] = pass_names[idx];
+	argv[a++] = "--threads";
+	argv[a++] = threads;
+	argv[a++] = "--bomb-max-size";
+	argv[a++] = bsize;
+	argv[a++] = "--bomb-max-ratio";
+	argv[a++] = bratio;
+	argv[a] = NULL;
+#if DUMPGATE_SANITIZED
+	static char *const envp[] = { "ASAN_OPTIONS=detect_leaks=0", "UBSAN_OPTIONS=halt_on_error=1", NULL };
+#else
+	static char *const envp[] = { NULL };
+#endif
+	execve(m->cfg->scanner_program, (char *const *)argv, envp);
+	_exit(127);
+}
+
+static int start_pass(struct monitor *m, struct scan_job *j, const struct profile *p, int artifact, int idx)
+{
+	struct scan_pass *sp = &j->pass[idx];
+	int pfd[2];
+	pid_t parent = getpid(), pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -e;
+	}
+	if (pid == 0)
+		exec_scanner(m, p, artifact, pfd[1], idx, parent);
+	close(pfd[1]);
+	sp->pid = pid;
+	sp->fd = pfd[0];
+	if (fcntl(sp->fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	sp->serial = ++m->next_serial;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_TAG(EV_SCAN, sp->serial) };
+	if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, sp->fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void fail_transfer(struct monitor *m, const char *id, const char *reason)
+{
+	json_t *d = json_pack("{s:s}", "reason", reason);
+	if (monitor_record(m, "failed", id, NULL, d) == 0)
+		log_warn("transfer %s failed: %s", id, reason);
+	json_decref(d);
+}
+
+static void start_scan(struct monitor *m, struct transfer *t)
+{
+	_cleanup_close_ int artifact = -1;
+	const struct profile *p = config_profile(m->cfg, t->profile);
+	struct scan_job *j;
+	char id[33];
+	int r;
+
+	memcpy(id, t->id, sizeof(id));
+	if (!p) {
+		fail_transfer(m, id, "its profile is no longer configured");
+		return;
+	}
+	r = spool_open_ro(m->spool_dirfd, id, &artifact);
+	if (r < 0) {
+		char text[200];
+		snprintf(text, sizeof(text), "the spool object cannot be opened: %s", strerror(-r));
+		fail_transfer(m, id, text);
+		return;
+	}
+	json_t *d = json_pack("{s:[s,s]}", "passes", "raw", "decoded");
+	r = monitor_record(m, "scan_started", id, NULL, d);
+	json_decref(d);
+	if (r < 0)
+		return;
+
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	memcpy(j->id, id, sizeof(id));
+	memcpy(j->sha256, t->sha256, sizeof(j->sha256));
+	j->size = t->size;
+	j->deadline = time(NULL) + (time_t)m->cfg->scan_timeout;
+	for (int i = 0; i < 2; i++) {
+		j->pass[i] = (struct scan_pass){ .job = j, .idx = i, .pid = -1, .fd = -1 };
+		j->pass[i].findings = json_array();
+	}
+	j->next = m->scans;
+	m->scans = j;
+	m->n_scans++;
+	for (int i = 0; i < 2; i++) {
+		r = start_pass(m, j, p, artifact, i);
+		if (r < 0) {
+			char text[200];
+			snprintf(text, sizeof(text), "cannot start the %s scanner: %s", pass_names[i], strerror(-r));
+			job_free(m, j);
+			fail_transfer(m, id, text);
+			return;
+		}
+	}
+	log_info("transfer %s: scanning (%s, %llu bytes)", id, p->name, (unsigned long long)j->size);
+}
+
+void scanrun_schedule(struct monitor *m)
+{
+	if (m->stopping)
+		return;
+	for (size_t i = 0; i < m->table.n && m->n_scans < MAX_SCANS; i++) {
+		struct transfer *t = m->table.v[i];
+		if ((t->state == TS_STORED || t->state == TS_SCANNING) && !job_find(m, t->id))
+			start_scan(m, t); /* may change the table's states, never its order */
+	}
+}
+
+/* ---- reading and checking what a scanner says */
+
+static bool str_field(json_t *o, const char *k, size_t max, const char *charset, bool nullable)
+{
+	json_t *v = json_object_get(o, k);
+	if (nullable && json_is_null(v))
+		return true;
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+		return false;
+	if (!charset)
+		return true;
+	const char *s = json_string_value(v);
+	return strspn(s, charset) == strlen(s);
+}
+
+static bool int_field(json_t *o, const char *k, json_int_t lo, json_int_t hi, bool nullable)
+{
+	json_t *v = json_object_get(o, k);
+	if (nullable && json_is_null(v))
+		return true;
+	return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+static bool one_of(json_t *o, const char *k, const char *const *words)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	for (; s && *words; words++)
+		if (strcmp(s, *words) == 0)
+			return true;
+	return false;
+}
+
+static bool keys_exactly(json_t *o, const char *const *keys)
+{
+	size_t n = 0;
+	for (const char *const *k = keys; *k; k++, n++)
+		if (!json_object_get(o, *k))
+			return false;
+	return json_object_size(o) == n;
+}
+
+#define LOWER_ALNUM "abcdefghijklmnopqrstuvwxyz0123456789-"
+#define HEX "0123456789abcdef"
+#define PRINTABLE                                                                                            \
+	" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+
+static const char *check_finding(json_t *o, const char *pass)
+{
+	static const char *const keys[] = { "file", "pass", "detector", "severity", "offset", "length",
+					     "key_type", "bits", "verified", "public_sha256", "container",
+					     "note", "allowed", NULL };
+	static const char *const detectors[] = { "pem", "der", "openssh", "putty", "jwk", "cloud-sa",
+						 "token", "decoder", "engine", NULL };
+	static const char *const sevs[] = { "critical", "high", "medium", "info", NULL };
+	static const char *const formats[] = { "gzip", "xz", "zstd", "lz4", NULL };
+	json_t *c;
+
+	if (!keys_exactly(o, keys))
+		return "finding with missing or unknown keys";
+	if (!json_is_string(json_object_get(o, "pass")) || strcmp(json_string_value(json_object_get(o, "pass")), pass))
+		return "finding of another pass";
+	if (!one_of(o, "detector", detectors) || !one_of(o, "severity", sevs))
+		return "finding with an unknown detector or severity";
+	if (!int_field(o, "offset", 0, INT64_MAX, false) || !int_field(o, "length", 0, INT64_MAX, false) ||
+	    !int_field(o, "bits", 0, 65536, true))
+		return "finding with a bad offset, length or bits";
+	if (!str_field(o, "key_type", 31, LOWER_ALNUM, true) || !str_field(o, "public_sha256", 64, HEX, true) ||
+	    !str_field(o, "note", 160, PRINTABLE, true) || !str_field(o, "file", 4096, NULL, false))
+		return "finding with a bad string field";
+	if (json_is_string(json_object_get(o, "public_sha256")) &&
+	    json_string_length(json_object_get(o, "public_sha256")) != 64)
+		return "finding with a bad public_sha256";
+	if (!json_is_boolean(json_object_get(o, "verified")) || !json_is_false(json_object_get(o, "allowed")))
+		return "finding with bad verified/allowed";
+	c = json_object_get(o, "container");
+	if (strcmp(pass, "raw") == 0 ? !json_is_null(c) : !json_is_null(c) && !json_is_object(c))
+		return "finding with a bad container";
+	if (json_is_object(c)) {
+		static const char *const ckeys[] = { "format", "index", "offset", NULL };
+		if (!keys_exactly(c, ckeys) || !one_of(c, "format", formats) ||
+		    !int_field(c, "index", 1, INT32_MAX, false) || !int_field(c, "offset", 0, INT64_MAX, false))
+			return "finding with a bad container";
+	}
+	return NULL;
+}
+
+static const char *check_summary(json_t *o, const char *pass)
+{
+	static const char *const verdicts[] = { "clean", "findings", "error", NULL };
+	size_t n = json_object_size(o);
+
+	if (!json_is_true(json_object_get(o, "summary")) || !str_field(o, "file", 4096, NULL, false) ||
+	    !json_is_string(json_object_get(o, "pass")) || strcmp(json_string_value(json_object_get(o, "pass")), pass) ||
+	    !int_field(o, "bytes", 0, INT64_MAX, false) || !str_field(o, "sha256", 64, HEX, false) ||
+	    json_string_length(json_object_get(o, "sha256")) != 64 || !json_is_number(json_object_get(o, "seconds")) ||
+	    !int_field(o, "findings", 0, MAX_FINDINGS, false) || !one_of(o, "verdict", verdicts))
+		return "malformed summary";
+	if (json_object_get(o, "error")) {
+		if (!str_field(o, "error", 300, PRINTABLE, false) || n != 9)
+			return "malformed summary";
+	} else if (n != 8)
+		return "summary with missing or unknown keys";
+	return NULL;
+}
+
+static void pass_protocol_error(struct scan_pass *p, const char *what)
+{
+	if (!p->error[0])
+		snprintf(p->error, sizeof(p->error), "%s", what);
+	pass_kill(p);
+}
+
+static void handle_line(struct scan_pass *p, const char *line, size_t len)
+{
+	const char *pass = pass_names[p->idx];
+	json_error_t jerr;
+	json_t *o;
+	const char *bad = NULL;
+
+	if (p->error[0])
+		return;
+	if (p->summary) {
+		pass_protocol_error(p, "output after the summary");
+		return;
+	}
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		pass_protocol_error(p, "a line that is not a JSON object");
+		return;
+	}
+	if (json_object_size(o) == 1 && json_object_get(o, "progress")) {
+		if (!int_field(o, "progress", 0, INT64_MAX, false))
+			bad = "bad progress";
+		else
+			p->progress = (uint64_t)json_integer_value(json_object_get(o, "progress"));
+	} else if (json_object_get(o, "summary")) {
+		bad = check_summary(o, pass);
+		if (!bad)
+			p->summary = json_incref(o);
+	} else {
+		bad = check_finding(o, pass);
+		if (!bad && json_array_size(p->findings) >= MAX_FINDINGS)
+			bad = "too many findings";
+		if (!bad)
+			json_array_append(p->findings, o);
+	}
+	json_decref(o);
+	if (bad)
+		pass_protocol_error(p, bad);
+}
+
+static void try_finish(struct monitor *m, struct scan_job *j);
+
+static void pass_read(struct monitor *m, struct scan_pass *p);
+
+void scanrun_event(struct monitor *m, uint64_t serial)
+{
+	for (struct scan_job *j = m->scans; j; j = j->next)
+		for (int i = 0; i < 2; i++)
+			if (j->pass[i].serial == serial) {
+				if (j->pass[i].fd >= 0)
+					pass_read(m, &j->pass[i]);
+				return;
+			}
+}
+
+static void pass_read(struct monitor *m, struct scan_pass *p)
+{
+	struct scan_job *j = p->job;
+
+	for (;;) {
+		ssize_t n = read(p->fd, p->buf + p->len, LINE_MAX_BYTES + 1 - p->len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			pass_protocol_error(p, "unreadable output");
+			n = 0;
+		}
+		if (n == 0) {
+			if (p->len > 0)
+				pass_protocol_error(p, "output ends without a newline");
+			pass_close(m, p);
+			try_finish(m, j);
+			return;
+		}
+		p->len += (size_t)n;
+		char *nl;
+		size_t start = 0;
+		while ((nl = memchr(p->buf + start, '\n', p->len - start))) {
+			handle_line(p, p->buf + start, (size_t)(nl - (p->buf + start)));
+			start = (size_t)(nl - p->buf) + 1;
+		}
+		memmove(p->buf, p->buf + start, p->len - start);
+		p->len -= start;
+		if (p->len > LINE_MAX_BYTES) {
+			pass_protocol_error(p, "an output line over 4096 bytes");
+			p->len = 0;
+		}
+	}
+}
+
+bool scanrun_reaped(struct monitor *m, pid_t pid, int status)
+{
+	for (struct scan_job *j = m->scans; j; j = j->next)
+		for (int i = 0; i < 2; i++)
+			if (j->pass[i].pid == pid && !j->pass[i].exited) {
+				j->pass[i].exited = true;
+				j->pass[i].status = status;
+				try_finish(m, j);
+				return true;
+			}
+	return false;
+}
+
+/* Why this pass cannot be believed, or NULL. */
+static const char *pass_failure(const struct scan_job *j, const struct scan_pass *p, char *buf, size_t n)
+{
+	const char *pass = pass_names[p->idx];
+	int st = p->status;
+
+	if (j->timed_out)
+		snprintf(buf, n, "the %s scanner did not finish within the limit scan_timeout", pass);
+	else if (p->error[0])
+		snprintf(buf, n, "the %s scanner sent malformed output (%s)", pass, p->error);
+	else if (WIFSIGNALED(st))
+		snprintf(buf, n, "the %s scanner was killed by signal %d%s", pass, WTERMSIG(st),
+			 WTERMSIG(st) == SIGSYS    ? " (seccomp: forbidden system call)"
+			 : WTERMSIG(st) == SIGXCPU ? " (CPU time limit)"
+						   : "");
+	else if (!WIFEXITED(st) || WEXITSTATUS(st) > 1) {
+		const char *e = p->summary ? json_string_value(json_object_get(p->summary, "error")) : NULL;
+		if (e)
+			snprintf(buf, n, "the %s scanner failed: %s", pass, e);
+		else
+			snprintf(buf, n, "the %s scanner failed (exit status %d)", pass,
+				 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	} else if (!p->summary)
+		snprintf(buf, n, "the %s scanner ended without a summary", pass);
+	else if (strcmp(json_string_value(json_object_get(p->summary, "sha256")), j->sha256) != 0 ||
+		 (uint64_t)json_integer_value(json_object_get(p->summary, "bytes")) != j->size)
+		snprintf(buf, n, "the %s scanner read bytes whose SHA-256 differs from the stored artifact", pass);
+	else if ((size_t)json_integer_value(json_object_get(p->summary, "findings")) != json_array_size(p->findings))
+		snprintf(buf, n, "the %s scanner's summary does not match its findings", pass);
+	else if ((WEXITSTATUS(st) == 0) != (json_array_size(p->findings) == 0) ||
+		 strcmp(json_string_value(json_object_get(p->summary, "verdict")), WEXITSTATUS(st) ? "findings" : "clean"))
+		snprintf(buf, n, "the %s scanner's verdict does not match its findings", pass);
+	else
+		return NULL;
+	return buf;
+}
+
+static bool allowlisted(const struct profile *p, json_t *f)
+{
+	const char *fp = json_string_value(json_object_get(f, "public_sha256"));
+	if (!fp)
+		return false;
+	for (size_t i = 0; i < p->allowlist.n; i++)
+		if (strcmp(p->allowlist.v[i], fp) == 0)
+			return true;
+	return false;
+}
+
+static int severity_of(json_t *f)
+{
+	static const char *const sevs[] = { "info", "medium", "high", "critical" };
+	const char *s = json_string_value(json_object_get(f, "severity"));
+	for (int i = 0; i < 4; i++)
+		if (s && strcmp(s, sevs[i]) == 0)
+			return i;
+	return 3;
+}
+
+static void try_finish(struct monitor *m, struct scan_job *j)
+{
+	char why[400], id[33];
+	struct transfer *t;
+	const struct profile *p;
+	bool blocked = false;
+
+	for (int i = 0; i < 2; i++)
+		if (!j->pass[i].exited || !j->pass[i].eof)
+			return;
+	memcpy(id, j->id, sizeof(id));
+	t = transfer_find(&m->table, id);
+	if (!t || t->state != TS_SCANNING) {
+		job_free(m, j); /* withdrawn meanwhile: the result means nothing */
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (pass_failure(j, &j->pass[i], why, sizeof(why))) {
+			job_free(m, j);
+			fail_transfer(m, id, why);
+			return;
+		}
+	}
+
+	p = config_profile(m->cfg, t->profile);
+	json_t *all = json_array();
+	for (int i = 0; i < 2; i++) {
+		size_t k;
+		json_t *f;
+		json_array_foreach(j->pass[i].findings, k, f)
+		{
+			bool allowed = p && allowlisted(p, f);
+			json_object_set_new(f, "allowed", json_boolean(allowed));
+			if (!allowed && (!p || (p->block & SEV_MASK(severity_of(f)))))
+				blocked = true;
+			json_array_append(all, f);
+		}
+	}
+	json_t *passes = json_object();
+	for (int i = 0; i < 2; i++)
+		json_object_set_new(passes, pass_names[i],
+				    json_pack("{s:O, s:O}", "bytes", json_object_get(j->pass[i].summary, "bytes"),
+					      "seconds", json_object_get(j->pass[i].summary, "seconds")));
+	json_t *d = json_pack("{s:s, s:o, s:o}", "verdict", blocked ? "blocked" : "clean", "findings", all,
+			      "passes", passes);
+	size_t nf = json_array_size(all);
+	job_free(m, j);
+	if (monitor_record(m, "scanned", id, NULL, d) == 0)
+		log_info("transfer %s scanned: %s, %zu finding%s", id, blocked ? "blocked" : "clean", nf,
+			 nf == 1 ? "" : "s");
+	json_decref(d);
+	scanrun_schedule(m);
+}
+
+void scanrun_tick(struct monitor *m, time_t now)
+{
+	for (struct scan_job *j = m->scans; j; j = j->next)
+		if (!j->timed_out && now >= j->deadline) {
+			j->timed_out = true;
+			pass_kill(&j->pass[0]);
+			pass_kill(&j->pass[1]);
+		}
+	scanrun_schedule(m);
+}
+
+void scanrun_cancel(struct monitor *m, const char *id)
+{
+	struct scan_job *j = job_find(m, id);
+	if (j)
+		job_free(m, j); /* kills; the reaper ignores unknown pids */
+}
+
+json_t *scanrun_progress(struct monitor *m, const char *id)
+{
+	struct scan_job *j = job_find(m, id);
+	if (!j)
+		return NULL;
+	return json_pack("{s:I, s:I}", "raw", (json_int_t)j->pass[0].progress, "decoded",
+			 (json_int_t)j->pass[1].progress);
+}
+
+void scanrun_stop_all(struct monitor *m)
+{
+	while (m->scans)
+		job_free(m, m->scans);
+}

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"usage: dumpgated [--config FILE] [--foreground] [--check-config]\n"
 		"\n"
 		"  --config FILE    gate configuration (default /etc/dumpgate/dumpgate.conf)\n"
-		"  --foreground     do not detach; log to stderr\n"
+		"  --foreground     do not detach (for systemd and tests); logs go to stderr either way\n"
 		"  --check-config   check the configuration and every profile, then exit\n"
 		"  --version        print the version\n");
 }
@@ -96,8 +96,14 @@ static int bind_socket(struct monitor *m)
 	dir = strdup(path);
 	if (!dir)
 		return -ENOMEM;
-	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST) {
-		log_err("cannot create the socket directory for %s: %s", path, strerror(errno));
+	/* Every account must reach the socket: its directory is 0755 whatever
+	 * the umask (077 here). */
+	if (mkdir(dirname(dir), 0755) < 0) {
+		if (errno != EEXIST) {
+			log_err("cannot create the socket directory for %s: %s", path, strerror(errno));
+			return -errno;
+		}
+	} else if (chmod(dir, 0755) < 0) {
 		return -errno;
 	}
 

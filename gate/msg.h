@@ -31,7 +31,7 @@ enum msg_type {
 	/* monitor -> session */
 	MSG_PROGRESS = 100, /* u64 bytes copied so far */
 	MSG_DATA,           /* bytes chunk (<= 60 KiB) to forward as a 'D' frame */
-	MSG_FD,             /* (empty) + fd: forward the fd's bytes as 'D' frames */
+	MSG_FD,             /* u64 length + fd: forward the fd's first length bytes as 'D' frames */
 	MSG_RESULT,         /* str end_json: forward as the 'E' frame; exchange over */
 };
 

@@ -601,7 +601,16 @@ static void req_audit(struct monitor *m, struct child *c, struct msgbuf *mb, int
 		child_error(m, c, "audit", "cannot open the audit log: %s", strerror(-afd));
 		return;
 	}
+	/* Only what is written now: a record appended meanwhile is not sent
+	 * half, and the reply's count matches the lines. */
+	struct stat st;
+	if (fstat(afd, &st) < 0) {
+		close(afd);
+		child_error(m, c, "audit", "cannot read the audit log");
+		return;
+	}
 	msg_init(&out, buf, sizeof(buf), MSG_FD);
+	msg_put_u64(&out, (uint64_t)st.st_size);
 	len = msg_finish(&out);
 	if (child_send(m, c, buf, (size_t)len, afd) < 0) {
 		child_drop(m, c);

@@ -123,7 +123,8 @@ static _Noreturn void exec_scanner(const struct monitor *m, const struct profile
 
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
 		_exit(125);
-	/* Nothing mounted here propagates back, and the view is read-only. */
+	/* Nothing mounted here propagates back; the scanner's seccomp filter
+	 * forbids open, so no path is reachable at all. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		_exit(125);
 
@@ -165,12 +166,18 @@ static _Noreturn void exec_scanner(const struct monitor *m, const struct profile
 	_exit(127);
 }
 
-static int start_pass(struct monitor *m, struct scan_job *j, const struct profile *p, int artifact, int idx)
+static int start_pass(struct monitor *m, struct scan_job *j, const struct profile *p, int idx)
 {
+	_cleanup_close_ int artifact = -1;
 	struct scan_pass *sp = &j->pass[idx];
 	int pfd[2];
 	pid_t parent = getpid(), pid;
+	int r;
 
+	/* Its own open file description: the passes must not share an offset. */
+	r = spool_open_ro(m->spool_dirfd, j->id, &artifact);
+	if (r < 0)
+		return r;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();
@@ -243,7 +250,7 @@ static void start_scan(struct monitor *m, struct transfer *t)
 	m->scans = j;
 	m->n_scans++;
 	for (int i = 0; i < 2; i++) {
-		r = start_pass(m, j, p, artifact, i);
+		r = start_pass(m, j, p, i);
 		if (r < 0) {
 			char text[200];
 			snprintf(text, sizeof(text), "cannot start the %s scanner: %s", pass_names[i], strerror(-r));

@@ -260,14 +260,14 @@ static int handle_client(struct session *s)
 /* ---- monitor messages */
 
 /* MSG_FD: forward the fd's bytes as 'D' frames.  Takes ownership of fd. */
-static int relay_fd(struct session *s, int fd_in)
+static int relay_fd(struct session *s, int fd_in, uint64_t limit)
 {
 	_cleanup_close_ int fd = fd_in;
 	uint8_t *chunk = s->mbuf; /* free while we relay */
 
 	for (;;) {
 		size_t got = 0;
-		int r = read_full(fd, chunk, DATA_CHUNK, &got);
+		int r = read_full(fd, chunk, limit < DATA_CHUNK ? (size_t)limit : DATA_CHUNK, &got);
 
 		if (r < 0) {
 			log_err("reading the monitor's fd: %s", strerror(-r));
@@ -275,6 +275,7 @@ static int relay_fd(struct session *s, int fd_in)
 		}
 		if (got == 0)
 			return -1;
+		limit -= got;
 		r = send_frame(s, PROTO_DATA, chunk, got);
 		if (r < 0)
 			return client_send_failed(r);
@@ -330,10 +331,12 @@ static int handle_monitor(struct session *s)
 		r = send_frame(s, PROTO_DATA, p, len);
 		break;
 	}
-	case MSG_FD:
-		if (fd < 0 || msg_end(&m) < 0)
+	case MSG_FD: {
+		uint64_t limit;
+		if (fd < 0 || msg_get_u64(&m, &limit) < 0 || msg_end(&m) < 0)
 			return bad_monitor("bad fd message", type);
-		return relay_fd(s, TAKE_FD(fd));
+		return relay_fd(s, TAKE_FD(fd), limit);
+	}
 	case MSG_RESULT: {
 		_cleanup_free_ char *json = NULL;
 

@@ -218,7 +218,7 @@ static int daemonize(int *ret_ready_fd)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static int run(struct monitor *mp, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -231,10 +231,6 @@ int main(int argc, char **argv)
 	const char *config_path = "/etc/dumpgate/dumpgate.conf";
 	bool foreground = false, check = false;
 	_cleanup_free_ char *error = NULL, *report = NULL;
-	struct monitor m = {
-		.state_dirfd = -1, .spool_dirfd = -1, .lock_fd = -1, .listen_fd = -1,
-		.epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .job_fd = -1,
-	};
 	int ready_fd = -1;
 	int c, r;
 
@@ -266,18 +262,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	r = config_load(config_path, &m.cfg, &error);
+	r = config_load(config_path, &mp->cfg, &error);
 	if (r < 0) {
 		log_err("%s", error ? error : strerror(-r));
 		return 1;
 	}
 	if (check) {
-		printf("%s: configuration OK, %zu profile%s:", config_path, m.cfg->n_profiles,
-		       m.cfg->n_profiles == 1 ? "" : "s");
-		for (size_t i = 0; i < m.cfg->n_profiles; i++)
-			printf(" %s", m.cfg->profiles[i].name);
+		printf("%s: configuration OK, %zu profile%s:", config_path, mp->cfg->n_profiles,
+		       mp->cfg->n_profiles == 1 ? "" : "s");
+		for (size_t i = 0; i < mp->cfg->n_profiles; i++)
+			printf(" %s", mp->cfg->profiles[i].name);
 		printf("\n");
-		config_free(m.cfg);
 		return 0;
 	}
 	if (geteuid() != 0) {
@@ -291,40 +286,42 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
-	if (resolve_users(&m) < 0)
+	if (resolve_users(mp) < 0)
 		return 1;
 
-	r = open_private_dir(AT_FDCWD, m.cfg->state_dir, 0700, &m.state_dirfd);
+	r = open_private_dir(AT_FDCWD, mp->cfg->state_dir, 0700, &mp->state_dirfd);
 	if (r < 0) {
-		log_err("state_dir %s: %s", m.cfg->state_dir,
+		log_err("state_dir %s: %s", mp->cfg->state_dir,
 			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
 		return 1;
 	}
-	if (lock_state(&m) < 0)
+	if (lock_state(mp) < 0)
 		return 1;
-	r = open_private_dir(AT_FDCWD, m.cfg->spool_dir, 0700, &m.spool_dirfd);
+	r = open_private_dir(AT_FDCWD, mp->cfg->spool_dir, 0700, &mp->spool_dirfd);
 	if (r < 0) {
-		log_err("spool_dir %s: %s", m.cfg->spool_dir,
+		log_err("spool_dir %s: %s", mp->cfg->spool_dir,
 			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
 		return 1;
 	}
 
-	r = audit_open(m.state_dirfd, &m.audit, &report, &error);
+	/* Before anything is appended: a second gate on the same socket
+	 * must leave no trace in this state directory's log. */
+	r = bind_socket(mp);
+	if (r < 0)
+		return 1;
+	r = audit_open(mp->state_dirfd, &mp->audit, &report, &error);
 	if (r < 0) {
-		log_err("audit log in %s: %s; refusing to start", m.cfg->state_dir, error ? error : strerror(-r));
+		log_err("audit log in %s: %s; refusing to start", mp->cfg->state_dir, error ? error : strerror(-r));
 		return 1;
 	}
 	if (report)
 		log_warn("%s", report);
-	r = monitor_recover(&m);
+	r = monitor_recover(mp);
 	if (r < 0) {
 		log_err("cannot rebuild the state from the audit log; refusing to start");
 		return 1;
 	}
 
-	r = bind_socket(&m);
-	if (r < 0)
-		return 1;
 	r = sandbox_monitor_caps();
 	if (r < 0) {
 		log_err("cannot drop capabilities: %s", strerror(-r));
@@ -334,18 +331,31 @@ int main(int argc, char **argv)
 		log_err("cannot detach: %s", strerror(errno));
 		return 1;
 	}
-	log_info("listening on %s (state %s, %zu transfers, audit seq %llu)", m.cfg->socket_path,
-		 m.cfg->state_dir, m.table.n, (unsigned long long)audit_last_seq(m.audit));
+	log_info("listening on %s (state %s, %zu transfers, audit seq %llu)", mp->cfg->socket_path,
+		 mp->cfg->state_dir, mp->table.n, (unsigned long long)audit_last_seq(mp->audit));
 	if (ready_fd >= 0) {
 		char ok = 0;
 		(void)!write(ready_fd, &ok, 1);
 		closep(&ready_fd);
 	}
 
-	r = monitor_run(&m);
-	unlink(m.cfg->socket_path);
-	audit_close(m.audit);
+	r = monitor_run(mp);
+	unlink(mp->cfg->socket_path);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct monitor m = {
+		.state_dirfd = -1, .spool_dirfd = -1, .lock_fd = -1, .listen_fd = -1,
+		.epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .job_fd = -1,
+	};
+	int rc = run(&m, argc, argv);
+
+	/* One place frees what run() built, whichever way it returned. */
+	if (m.audit)
+		audit_close(m.audit);
 	transfer_table_free(&m.table);
 	config_free(m.cfg);
-	return r < 0 ? 1 : 0;
+	return rc;
 }

@@ -67,9 +67,11 @@ static void spool_usage(const struct monitor *m, const char *person, uint64_t *r
 		if (strcmp(t->person, person) == 0)
 			mine += sz;
 	}
+	/* A running upload holds its whole limit until it ends, so uploads
+	 * running at once cannot share the same free quota. */
 	for (const struct upload *u = m->uploads; u; u = u->next) {
 		const struct transfer *t = transfer_find((struct transfer_table *)&m->table, u->id);
-		uint64_t sz = atomic_load(&((struct upload *)u)->job.bytes);
+		uint64_t sz = u->job.limit;
 		total += sz;
 		if (t && strcmp(t->person, person) == 0)
 			mine += sz;
@@ -289,7 +291,8 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 	spool_usage(m, c->person, &total, &mine);
 	limit = p->max_size;
 	human_size(p->max_size, hl);
-	if (asprintf(&limit_name, "profile %s's max_size (%s)", p->name, hl) < 0)
+	if (asprintf(&limit_name, "the max_size of profile %s (%s = %llu bytes)", p->name, hl,
+		     (unsigned long long)p->max_size) < 0)
 		limit_name = NULL;
 	if (m->cfg->quota_per_requester - (mine < m->cfg->quota_per_requester ? mine : m->cfg->quota_per_requester) < limit) {
 		limit = mine >= m->cfg->quota_per_requester ? 0 : m->cfg->quota_per_requester - mine;
@@ -319,7 +322,8 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		if (limit == 0)
 			snprintf(text, sizeof(text), "no room left under %s; nothing was stored", limit_name);
 		else
-			snprintf(text, sizeof(text), "file is %s, more than %s; nothing was stored", hs, limit_name);
+			snprintf(text, sizeof(text), "file is %llu bytes (%s), more than %s; nothing was stored",
+				 (unsigned long long)st.st_size, hs, limit_name);
 		record_refusal(m, c, "submit", NULL, limit == 0 ? "quota" : "too_large", text, x);
 		child_error(m, c, limit == 0 ? "quota" : "too_large", "%s", text);
 		return;

@@ -20,12 +20,12 @@
 #include "dg-config.h"
 #include "monitor.h"
 #include "sandbox.h"
+#include "scanproto.h"
 #include "scanrun.h"
 #include "util.h"
 
 #define MAX_SCANS 2          /* transfers scanned at once */
-#define LINE_MAX_BYTES 4096  /* one output line of a scanner */
-#define MAX_FINDINGS 10001   /* ENGINE_MAX_FINDINGS + its overflow finding */
+#define LINE_MAX_BYTES SCANPROTO_MAX_LINE
 
 static const char *const pass_names[2] = { "raw", "decoded" };
 
@@ -273,110 +273,7 @@ void scanrun_schedule(struct monitor *m)
 	}
 }
 
-/* ---- reading and checking what a scanner says */
-
-static bool str_field(json_t *o, const char *k, size_t max, const char *charset, bool nullable)
-{
-	json_t *v = json_object_get(o, k);
-	if (nullable && json_is_null(v))
-		return true;
-	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
-		return false;
-	if (!charset)
-		return true;
-	const char *s = json_string_value(v);
-	return strspn(s, charset) == strlen(s);
-}
-
-static bool int_field(json_t *o, const char *k, json_int_t lo, json_int_t hi, bool nullable)
-{
-	json_t *v = json_object_get(o, k);
-	if (nullable && json_is_null(v))
-		return true;
-	return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
-}
-
-static bool one_of(json_t *o, const char *k, const char *const *words)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	for (; s && *words; words++)
-		if (strcmp(s, *words) == 0)
-			return true;
-	return false;
-}
-
-static bool keys_exactly(json_t *o, const char *const *keys)
-{
-	size_t n = 0;
-	for (const char *const *k = keys; *k; k++, n++)
-		if (!json_object_get(o, *k))
-			return false;
-	return json_object_size(o) == n;
-}
-
-#define LOWER_ALNUM "abcdefghijklmnopqrstuvwxyz0123456789-"
-#define HEX "0123456789abcdef"
-#define PRINTABLE                                                                                            \
-	" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
-
-static const char *check_finding(json_t *o, const char *pass)
-{
-	static const char *const keys[] = { "file", "pass", "detector", "severity", "offset", "length",
-					     "key_type", "bits", "verified", "public_sha256", "container",
-					     "note", "allowed", NULL };
-	static const char *const detectors[] = { "pem", "der", "openssh", "putty", "jwk", "cloud-sa",
-						 "token", "decoder", "engine", NULL };
-	static const char *const sevs[] = { "critical", "high", "medium", "info", NULL };
-	static const char *const formats[] = { "gzip", "xz", "zstd", "lz4", NULL };
-	json_t *c;
-
-	if (!keys_exactly(o, keys))
-		return "finding with missing or unknown keys";
-	if (!json_is_string(json_object_get(o, "pass")) || strcmp(json_string_value(json_object_get(o, "pass")), pass))
-		return "finding of another pass";
-	if (!one_of(o, "detector", detectors) || !one_of(o, "severity", sevs))
-		return "finding with an unknown detector or severity";
-	if (!int_field(o, "offset", 0, INT64_MAX, false) || !int_field(o, "length", 0, INT64_MAX, false) ||
-	    !int_field(o, "bits", 0, 65536, true))
-		return "finding with a bad offset, length or bits";
-	if (!str_field(o, "key_type", 31, LOWER_ALNUM, true) || !str_field(o, "public_sha256", 64, HEX, true) ||
-	    !str_field(o, "note", 160, PRINTABLE, true) || !str_field(o, "file", 4096, NULL, false))
-		return "finding with a bad string field";
-	if (json_is_string(json_object_get(o, "public_sha256")) &&
-	    json_string_length(json_object_get(o, "public_sha256")) != 64)
-		return "finding with a bad public_sha256";
-	if (!json_is_boolean(json_object_get(o, "verified")) || !json_is_false(json_object_get(o, "allowed")))
-		return "finding with bad verified/allowed";
-	c = json_object_get(o, "container");
-	if (strcmp(pass, "raw") == 0 ? !json_is_null(c) : !json_is_null(c) && !json_is_object(c))
-		return "finding with a bad container";
-	if (json_is_object(c)) {
-		static const char *const ckeys[] = { "format", "index", "offset", NULL };
-		if (!keys_exactly(c, ckeys) || !one_of(c, "format", formats) ||
-		    !int_field(c, "index", 1, INT32_MAX, false) || !int_field(c, "offset", 0, INT64_MAX, false))
-			return "finding with a bad container";
-	}
-	return NULL;
-}
-
-static const char *check_summary(json_t *o, const char *pass)
-{
-	static const char *const verdicts[] = { "clean", "findings", "error", NULL };
-	size_t n = json_object_size(o);
-
-	if (!json_is_true(json_object_get(o, "summary")) || !str_field(o, "file", 4096, NULL, false) ||
-	    !json_is_string(json_object_get(o, "pass")) || strcmp(json_string_value(json_object_get(o, "pass")), pass) ||
-	    !int_field(o, "bytes", 0, INT64_MAX, false) || !str_field(o, "sha256", 64, HEX, false) ||
-	    json_string_length(json_object_get(o, "sha256")) != 64 || !json_is_number(json_object_get(o, "seconds")) ||
-	    !int_field(o, "findings", 0, MAX_FINDINGS, false) || !one_of(o, "verdict", verdicts))
-		return "malformed summary";
-	if (json_object_get(o, "error")) {
-		if (!str_field(o, "error", 300, PRINTABLE, false) || n != 9)
-			return "malformed summary";
-	} else if (n != 8)
-		return "summary with missing or unknown keys";
-	return NULL;
-}
+/* ---- reading what a scanner says (checked by scanproto.c) */
 
 static void pass_protocol_error(struct scan_pass *p, const char *what)
 {
@@ -387,10 +284,9 @@ static void pass_protocol_error(struct scan_pass *p, const char *what)
 
 static void handle_line(struct scan_pass *p, const char *line, size_t len)
 {
-	const char *pass = pass_names[p->idx];
-	json_error_t jerr;
-	json_t *o;
 	const char *bad = NULL;
+	json_t *o = NULL;
+	uint64_t progress = 0;
 
 	if (p->error[0])
 		return;
@@ -398,27 +294,21 @@ static void handle_line(struct scan_pass *p, const char *line, size_t len)
 		pass_protocol_error(p, "output after the summary");
 		return;
 	}
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		pass_protocol_error(p, "a line that is not a JSON object");
-		return;
-	}
-	if (json_object_size(o) == 1 && json_object_get(o, "progress")) {
-		if (!int_field(o, "progress", 0, INT64_MAX, false))
-			bad = "bad progress";
-		else
-			p->progress = (uint64_t)json_integer_value(json_object_get(o, "progress"));
-	} else if (json_object_get(o, "summary")) {
-		bad = check_summary(o, pass);
-		if (!bad)
-			p->summary = json_incref(o);
-	} else {
-		bad = check_finding(o, pass);
-		if (!bad && json_array_size(p->findings) >= MAX_FINDINGS)
+	switch (scanproto_parse_line(pass_names[p->idx], line, len, &o, &progress, &bad)) {
+	case SCANPROTO_PROGRESS:
+		p->progress = progress;
+		break;
+	case SCANPROTO_SUMMARY:
+		p->summary = TAKE_PTR(o);
+		break;
+	case SCANPROTO_FINDING:
+		if (json_array_size(p->findings) >= SCANPROTO_MAX_FINDINGS)
 			bad = "too many findings";
-		if (!bad)
+		else
 			json_array_append(p->findings, o);
+		break;
+	default:
+		break;
 	}
 	json_decref(o);
 	if (bad)

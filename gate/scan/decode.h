@@ -38,6 +38,36 @@ struct decode_limits {
 
 struct decoder;
 
+/* Added with the implementation (decode.c):
+ *
+ * Decoded bytes reach view_data in chunks of at most DECODE_CHUNK.
+ *
+ * Memory per decoder: one DECODE_CHUNK buffer plus the library state, at
+ * most DECODE_XZ_MEMLIMIT for xz and a 2^DECODE_ZSTD_WINDOWLOG_MAX window
+ * for zstd (a stream that needs more fails with -EFBIG, "xz stream 1 needs
+ * more than 256 MiB of memory at offset 0", "zstd frame 1 needs a window
+ * above 128 MiB at offset 0"); lz4 legacy streams add 16.1 MiB (one block
+ * in and out).  The RLIMIT_AS of the decoding pass must leave room for it.
+ *
+ * Every view_begin that succeeded gets exactly one view_end: when the
+ * stream ends, or when decoding it fails (corrupt, truncated, bomb limit),
+ * so the sink can finish scanning what was decoded before the failure; the
+ * error is returned after it.  Not when the sink itself failed, nor when
+ * the decoder is freed without decoder_finish().
+ *
+ * Offsets in error texts are artifact offsets: where the unknown data
+ * starts, or where the decoder was when it noticed corruption (zlib and
+ * liblzma to the byte; zstd and lz4 to the frame, block or 64 KiB piece
+ * being decoded, as those libraries report no position).
+ *
+ * Return codes: -EBADMSG for data the decoder cannot account for (trailing,
+ * truncated, corrupt, skippable frame with data), -EFBIG for limits,
+ * -ENOMEM, -EINVAL (bad type; feed or finish after finish), or the sink's
+ * own negative code.  Once failed, every call returns the same code. */
+#define DECODE_CHUNK ((size_t)1 << 20)
+#define DECODE_XZ_MEMLIMIT ((uint64_t)256 << 20)
+#define DECODE_ZSTD_WINDOWLOG_MAX 27
+
 /* type must be one of FT_ZSTD, FT_XZ, FT_GZIP, FT_LZ4 (else -EINVAL). */
 int decoder_new(enum ftype type, const struct decode_limits *limits, const struct decode_sink *sink,
 		struct decoder **ret);

@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -259,7 +260,7 @@ int sandbox_drop_to(uid_t uid, gid_t gid, pid_t parent_pid)
 	return 0;
 }
 
-/* ---- seccomp for the session */
+/* ---- seccomp: one filter builder, one rule table per process kind */
 
 static void seccomp_releasep(scmp_filter_ctx *ctx)
 {
@@ -267,59 +268,172 @@ static void seccomp_releasep(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-static int allow(scmp_filter_ctx ctx, int nr)
-{
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-}
+/* One rule of an allowlist: the syscall, what it does (allow, or fail
+ * with an errno), and at most one condition on an argument. */
+struct sc_rule {
+	int nr;
+	uint32_t action;
+	unsigned n_args; /* 0 or 1 */
+	struct scmp_arg_cmp arg;
+};
 
-/* Plain allows: every one is something the session loop (session.c),
- * glibc or jansson does after sandbox_session_enter(). */
-static const int session_syscalls[] = {
+#define RULE_ALLOW(name) { SCMP_SYS(name), SCMP_ACT_ALLOW, 0, { 0 } }
+/* allow when (argument & mask) == value */
+#define RULE_ALLOW_MASKED(name, argno, mask, value)                                  \
+	{ SCMP_SYS(name), SCMP_ACT_ALLOW, 1,                                          \
+	  { .arg = (argno), .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = (value) } }
+/* allow when argument == value */
+#define RULE_ALLOW_EQ(name, argno, value)                                            \
+	{ SCMP_SYS(name), SCMP_ACT_ALLOW, 1,                                          \
+	  { .arg = (argno), .op = SCMP_CMP_EQ, .datum_a = (value), .datum_b = 0 } }
+#define RULE_ERRNO(name, err) { SCMP_SYS(name), SCMP_ACT_ERRNO(err), 0, { 0 } }
+
+/* Plain allows and conditional rules: every one is something the session
+ * loop (session.c), glibc or jansson does after sandbox_session_enter(). */
+static const struct sc_rule session_rules[] = {
 	/* client and monitor sockets (msg_send/msg_recv), MSG_FD contents,
 	 * stderr log lines */
-	SCMP_SYS(read),
-	SCMP_SYS(write),
-	SCMP_SYS(readv),
-	SCMP_SYS(writev),
-	SCMP_SYS(recvmsg),
-	SCMP_SYS(sendmsg),
-	SCMP_SYS(recvfrom),
-	SCMP_SYS(sendto),
+	RULE_ALLOW(read),
+	RULE_ALLOW(write),
+	RULE_ALLOW(readv),
+	RULE_ALLOW(writev),
+	RULE_ALLOW(recvmsg),
+	RULE_ALLOW(sendmsg),
+	RULE_ALLOW(recvfrom),
+	RULE_ALLOW(sendto),
 	/* fds handed on to the monitor and MSG_FD fds once drained */
-	SCMP_SYS(close),
+	RULE_ALLOW(close),
 	/* the event loop over fd 3 and fd 4 */
-	SCMP_SYS(poll),
-	SCMP_SYS(ppoll),
+	RULE_ALLOW(poll),
+	RULE_ALLOW(ppoll),
 	/* harmless (moves an offset only); stdio on a file-backed stderr
 	 * may use it */
-	SCMP_SYS(lseek),
+	RULE_ALLOW(lseek),
 	/* malloc (jansson, msg_get_str); mmap has its own rule below */
-	SCMP_SYS(brk),
-	SCMP_SYS(munmap),
-	SCMP_SYS(mremap),
-	SCMP_SYS(madvise),
+	RULE_ALLOW(brk),
+	RULE_ALLOW(munmap),
+	RULE_ALLOW(mremap),
+	RULE_ALLOW(madvise),
 	/* signal delivery and glibc's internal signal masking */
-	SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(rt_sigprocmask),
+	RULE_ALLOW(rt_sigreturn),
+	RULE_ALLOW(rt_sigprocmask),
 	/* an interrupted poll() is restarted by the kernel this way */
-	SCMP_SYS(restart_syscall),
+	RULE_ALLOW(restart_syscall),
 	/* time(): normally the vDSO, this is its fallback */
-	SCMP_SYS(clock_gettime),
+	RULE_ALLOW(clock_gettime),
 	/* log prefix, glibc's abort() path */
-	SCMP_SYS(getpid),
-	SCMP_SYS(gettid),
+	RULE_ALLOW(getpid),
+	RULE_ALLOW(gettid),
 	/* ending */
-	SCMP_SYS(exit),
-	SCMP_SYS(exit_group),
+	RULE_ALLOW(exit),
+	RULE_ALLOW(exit_group),
 	/* glibc locks (stdio) */
-	SCMP_SYS(futex),
+	RULE_ALLOW(futex),
+	/* mmap for malloc, but never executable memory: a session that was
+	 * taken over cannot map new code. */
+	RULE_ALLOW_MASKED(mmap, 2, PROT_EXEC, 0),
+	/* fstat() of a submitted fd: glibc implements it as
+	 * newfstatat(fd, "", buf, AT_EMPTY_PATH); other flag values (a path
+	 * lookup relative to a directory) are not needed. */
+	RULE_ALLOW(fstat),
+	RULE_ALLOW_EQ(newfstatat, 3, AT_EMPTY_PATH),
+	/* fcntl: F_GETFL checks the access mode of a submitted fd; F_GETFD
+	 * and F_SETFD keep fds close-on-exec.  Nothing else (no F_SETFL,
+	 * no locks, no F_SETOWN). */
+	RULE_ALLOW_EQ(fcntl, 1, F_GETFL),
+	RULE_ALLOW_EQ(fcntl, 1, F_GETFD),
+	RULE_ALLOW_EQ(fcntl, 1, F_SETFD),
+	/* clone3: glibc tries it first for threads and falls back on
+	 * ENOSYS; the session starts no threads, but a library that tries
+	 * must get an error it understands, not a kill.  (clone itself stays
+	 * forbidden.) */
+	RULE_ERRNO(clone3, ENOSYS),
+};
+
+/* The scanner after sandbox_scanner_enter(): it reads the artifact fd,
+ * hashes, decodes and scans in memory, and writes JSON lines to a pipe.
+ * Its worker threads already exist (engine_new starts them before the
+ * filter), but thread creation stays possible, not process creation.
+ * rt_sigaction is not needed: glibc installs its internal signal
+ * handlers at the first pthread_create, which is before the filter (a
+ * process that creates its first thread after it is killed). */
+static const struct sc_rule scanner_rules[] = {
+	/* the artifact (fd 3) and, for a decoder or library, a positioned
+	 * read of it */
+	RULE_ALLOW(read),
+	RULE_ALLOW(pread64),
+	/* JSON lines and progress to the monitor's pipe, log lines to stderr */
+	RULE_ALLOW(write),
+	/* moves an offset only; stdio may probe it */
+	RULE_ALLOW(lseek),
+	/* stdio's buffer sizing of fd 1/2: fstat(), which glibc issues as
+	 * newfstatat(fd, "", buf, AT_EMPTY_PATH); no other flags (a path
+	 * lookup relative to a directory) */
+	RULE_ALLOW(fstat),
+	RULE_ALLOW_EQ(newfstatat, 3, AT_EMPTY_PATH),
+	/* malloc (windows, decoder buffers, OpenSSL, jansson, vectorscan),
+	 * thread stacks and their guard pages; never executable memory, so
+	 * a scanner taken over by an artifact cannot map new code */
+	RULE_ALLOW(brk),
+	RULE_ALLOW_MASKED(mmap, 2, PROT_EXEC, 0),
+	RULE_ALLOW_MASKED(mprotect, 2, PROT_EXEC, 0),
+	RULE_ALLOW(munmap),
+	RULE_ALLOW(mremap),
+	/* free() returning memory, a finished thread's stack */
+	RULE_ALLOW(madvise),
+	/* the engine's queue (mutexes, condition variables), joins, glibc
+	 * and OpenSSL locks */
+	RULE_ALLOW(futex),
+	/* worker threads: clone only with CLONE_THREAD (a thread of this
+	 * process; never a new process, which could escape the filter's
+	 * accounting or be used to fork-bomb); glibc's pthread_create
+	 * tries clone3 first, whose flags live in memory a filter cannot
+	 * read, so clone3 fails with ENOSYS and glibc falls back to clone */
+	RULE_ALLOW_MASKED(clone, 0, CLONE_THREAD, CLONE_THREAD),
+	RULE_ERRNO(clone3, ENOSYS),
+	/* what a new thread registers at start (robust futexes, restartable
+	 * sequences) */
+	RULE_ALLOW(set_robust_list),
+	RULE_ALLOW(rseq),
+	/* pthread_create blocks signals around clone; signal return */
+	RULE_ALLOW(rt_sigprocmask),
+	RULE_ALLOW(rt_sigreturn),
+	/* the kernel restarts an interrupted futex or sleep this way (after
+	 * SIGSTOP/SIGCONT, for instance) */
+	RULE_ALLOW(restart_syscall),
+	/* spinning locks, thread counts */
+	RULE_ALLOW(sched_yield),
+	RULE_ALLOW(sched_getaffinity),
+	/* OpenSSL reseeding its DRBGs (RSA blinding in key checks) */
+	RULE_ALLOW(getrandom),
+	/* progress timing (normally the vDSO: this is its fallback) and
+	 * sleeps */
+	RULE_ALLOW(clock_gettime),
+	RULE_ALLOW(clock_nanosleep),
+	RULE_ALLOW(nanosleep),
+	/* glibc's abort() and raise() paths, thread ids */
+	RULE_ALLOW(gettid),
+	RULE_ALLOW(getpid),
+	/* ending a thread, ending the process */
+	RULE_ALLOW(exit),
+	RULE_ALLOW(exit_group),
+	/* closing fds it already holds (it cannot get new ones) */
+	RULE_ALLOW(close),
+#if DUMPGATE_SANITIZED
+	/* Sanitizer build only: ASan reads the alternate signal stack
+	 * before every noreturn call (__asan_handle_no_return, e.g. before
+	 * _exit) and sets one up and tears it down in every thread; a
+	 * failure there is a CHECK that aborts, so this must be an allow. */
+	RULE_ALLOW(sigaltstack),
+#endif
 };
 
 #if DUMPGATE_SANITIZED
-/* Sanitizer build only.  A normal request and exit need nothing beyond
- * the list above once the leak check is off (session.c sets
- * detect_leaks=0: LSan stops the world with ptrace/clone, which must stay
- * forbidden); ASan's allocator uses mmap/munmap/madvise, all allowed.
+/* Sanitizer build only, for every filter above.  A normal run needs
+ * nothing beyond the tables once the leak check is off (session.c sets
+ * detect_leaks=0, the scanner leaves through _exit: LSan stops the world
+ * with ptrace/clone, which must stay forbidden); ASan's allocator uses
+ * mmap/munmap/madvise, all allowed.
  * What an ASan or UBSan *report* tries after the filter is loaded (found
  * with strace) fails with an errno instead of killing the process, so
  * that the report reaches stderr, unsymbolized, and the runtime ends with
@@ -330,21 +444,57 @@ static const int session_syscalls[] = {
  *   pipe2     probing whether memory is readable before printing it
  * None of these is an allow, and tests that want a seccomp kill in this
  * build must use another syscall (socket, getuid, ...). */
-static const struct {
-	int nr;
-	uint32_t action;
-} sanitizer_rules[] = {
-	{ SCMP_SYS(readlink), SCMP_ACT_ERRNO(EACCES) },
-	{ SCMP_SYS(open), SCMP_ACT_ERRNO(EACCES) },
-	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES) },
-	{ SCMP_SYS(ioctl), SCMP_ACT_ERRNO(ENOTTY) },
-	{ SCMP_SYS(pipe2), SCMP_ACT_ERRNO(EMFILE) },
+static const struct sc_rule sanitizer_rules[] = {
+	RULE_ERRNO(readlink, EACCES),
+	RULE_ERRNO(open, EACCES),
+	RULE_ERRNO(openat, EACCES),
+	RULE_ERRNO(ioctl, ENOTTY),
+	RULE_ERRNO(pipe2, EMFILE),
 };
 #endif
 
-int sandbox_session_enter(void)
+static int add_rules(scmp_filter_ctx ctx, const struct sc_rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add_array(ctx, rules[i].action, rules[i].nr, rules[i].n_args,
+					       rules[i].n_args ? &rules[i].arg : NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Build and load an allowlist: kill-process by default and for a syscall
+ * made with another ABI (int 0x80, x32), the table's rules, and in the
+ * sanitizer build the sanitizer's errno rules.  Last step of every
+ * *_enter(): everything before it may use syscalls it forbids. */
+static int load_filter(const struct sc_rule *rules, size_t n)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (r < 0)
+		return r;
+	r = add_rules(ctx, rules, n);
+	if (r < 0)
+		return r;
+#if DUMPGATE_SANITIZED
+	r = add_rules(ctx, sanitizer_rules, ELEMENTSOF(sanitizer_rules));
+	if (r < 0)
+		return r;
+#endif
+	r = seccomp_load(ctx);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+int sandbox_session_enter(void)
+{
 	int r;
 
 	/* 1. Not dumpable and no core: a compromised session must not be
@@ -365,67 +515,27 @@ int sandbox_session_enter(void)
 		return -errno;
 
 	/* 4. The filter, last: everything above uses syscalls it forbids. */
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx)
-		return -ENOMEM;
-	/* A syscall made with another ABI (int 0x80, x32) kills too. */
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	return load_filter(session_rules, ELEMENTSOF(session_rules));
+}
+
+int sandbox_scanner_enter(void)
+{
+	int r;
+
+	/* 1. Not dumpable and no core: artifact bytes (the secrets the scan
+	 *    looks for) must not leave in a core file, and another process
+	 *    of the scanner uid must not ptrace this one or read its
+	 *    memory. */
+	r = sandbox_no_core();
 	if (r < 0)
 		return r;
 
-	for (size_t i = 0; i < ELEMENTSOF(session_syscalls); i++) {
-		r = allow(ctx, session_syscalls[i]);
-		if (r < 0)
-			return r;
-	}
-#if DUMPGATE_SANITIZED
-	for (size_t i = 0; i < ELEMENTSOF(sanitizer_rules); i++) {
-		r = seccomp_rule_add(ctx, sanitizer_rules[i].action,
-				     sanitizer_rules[i].nr, 0);
-		if (r < 0)
-			return r;
-	}
-#endif
+	/* 2. no_new_privs (sandbox_drop_to already set it under the gate;
+	 *    seccomp_load needs it either way). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
 
-	/* mmap for malloc, but never executable memory: a session that was
-	 * taken over cannot map new code. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-			     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (r < 0)
-		return r;
-
-	/* fstat() of a submitted fd: glibc implements it as
-	 * newfstatat(fd, "", buf, AT_EMPTY_PATH); other flag values (a path
-	 * lookup relative to a directory) are not needed. */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fstat), 0);
-	if (r < 0)
-		return r;
-	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
-			     SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
-	if (r < 0)
-		return r;
-
-	/* fcntl: F_GETFL checks the access mode of a submitted fd; F_GETFD
-	 * and F_SETFD keep fds close-on-exec.  Nothing else (no F_SETFL,
-	 * no locks, no F_SETOWN). */
-	static const int fcntl_cmds[] = { F_GETFL, F_GETFD, F_SETFD };
-	for (size_t i = 0; i < ELEMENTSOF(fcntl_cmds); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]));
-		if (r < 0)
-			return r;
-	}
-
-	/* clone3: glibc tries it first for threads and falls back on
-	 * ENOSYS; the session starts no threads, but a library that tries
-	 * must get an error it understands, not a kill.  (clone itself stays
-	 * forbidden.) */
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	if (r < 0)
-		return r;
-
-	r = seccomp_load(ctx);
-	if (r < 0)
-		return r;
-	return 0;
+	/* 3. The filter, last.  No open, socket, exec, ptrace or fork from
+	 *    here: the scanner keeps only the fds it holds. */
+	return load_filter(scanner_rules, ELEMENTSOF(scanner_rules));
 }

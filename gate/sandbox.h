@@ -29,3 +29,12 @@ int sandbox_drop_to(uid_t uid, gid_t gid, pid_t parent_pid);
 /* Session, after exec, before reading any client byte: not dumpable,
  * then the seccomp allowlist (kill-process default, bad-arch kill). */
 int sandbox_session_enter(void);
+
+/* Scanner (dumpgate-scan --gate), after exec, after everything that
+ * needs a file or lazy library initialisation (vectorscan database,
+ * worker threads, OpenSSL config and DRBGs, jansson's seed), before
+ * reading any artifact byte: not dumpable, RLIMIT_CORE 0, no_new_privs,
+ * then the seccomp allowlist (kill-process default, bad-arch kill): read,
+ * write, memory without PROT_EXEC, threads but no processes; no open,
+ * socket, exec or ptrace. */
+int sandbox_scanner_enter(void);

@@ -274,6 +274,13 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		child_violation(m, c, "stdin submit without a pipe");
 		return;
 	}
+	/* A pipe is whole only when the client confirms its length (commit);
+	 * that protocol exists only for streams the CLI pumps itself. */
+	if (!from_stdin && S_ISFIFO(st.st_mode)) {
+		child_error(m, c, "bad_fd",
+			    "a named pipe cannot be submitted as a file; stream it instead: dumpgate submit ... - < PIPE");
+		return;
+	}
 	p = config_profile(m->cfg, profile);
 	if (!p) {
 		_cleanup_free_ char *e = str_escape(profile, 64);

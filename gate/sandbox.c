@@ -479,6 +479,12 @@ static int load_filter(const struct sc_rule *rules, size_t n)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (r < 0)
 		return r;
+	/* Every thread, not only the caller: the scanner's workers exist
+	 * before the filter and match hostile bytes (TSYNC fails the load
+	 * rather than leave a thread unfiltered). */
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (r < 0)
+		return r;
 	r = add_rules(ctx, rules, n);
 	if (r < 0)
 		return r;

@@ -117,7 +117,9 @@ static _Noreturn void exec_scanner(const struct monitor *m, const struct profile
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(artifact, 3) < 0)
+	/* stderr too is /dev/null: with RLIMIT_FSIZE 0 a write to a log file
+	 * would kill the scanner (SIGXFSZ); it reports errors in its summary. */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(null, 2) < 0 || dup2(artifact, 3) < 0)
 		_exit(127);
 	close_range(4, ~0U, 0);
 

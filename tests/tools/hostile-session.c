@@ -9,6 +9,11 @@
  *   client -> here   "M<hex>"  decode, send the bytes to the monitor as one
  *                              datagram
  *                    "F<hex>"  the same, with fd 0 (/dev/null) attached
+ *                    "P<hex>"  the same, with the read end of a pipe attached;
+ *                              this program keeps the write end open and
+ *                              never writes to it, so an upload from it
+ *                              stays outstanding (the previous "P" pipe's
+ *                              write end is closed: that upload sees EOF)
  *   here -> client   "R<hex>"  one datagram the monitor sent (an fd that
  *                              came with it is closed)
  *                    "X"       the monitor closed fd 4; then exit 0
@@ -23,6 +28,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,11 +46,15 @@ struct relay {
 	char out[1 + 2 * RAW_MAX + 1];
 };
 
+/* Write end of the last "P" pipe, kept open until exit or the next "P". */
+static int held_pipe = -1;
+
 /* Returns -1 to go on, or an exit code. */
 static int from_client(struct relay *b)
 {
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1, pipe_rd = -1;
 	size_t hexlen, n;
+	int attach = -1;
 	int r;
 
 	r = msg_recv(SESSION_FD_CLIENT, b->in, HEX_MAX, &fd);
@@ -56,8 +66,8 @@ static int from_client(struct relay *b)
 	}
 	b->in[r] = '\0';
 	hexlen = (size_t)r - 1;
-	if ((b->in[0] != 'M' && b->in[0] != 'F') || hexlen % 2 != 0) {
-		log_err("expected M<hex> or F<hex>");
+	if ((b->in[0] != 'M' && b->in[0] != 'F' && b->in[0] != 'P') || hexlen % 2 != 0) {
+		log_err("expected M<hex>, F<hex> or P<hex>");
 		return 1;
 	}
 	n = hexlen / 2;
@@ -65,7 +75,21 @@ static int from_client(struct relay *b)
 		log_err("bad hex from the client");
 		return 1;
 	}
-	r = msg_send(SESSION_FD_MONITOR, b->raw, n, b->in[0] == 'F' ? 0 : -1);
+	if (b->in[0] == 'F') {
+		attach = 0;
+	} else if (b->in[0] == 'P') {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			log_err("pipe2: %s", strerror(errno));
+			return 1;
+		}
+		if (held_pipe >= 0)
+			close(held_pipe);
+		pipe_rd = p[0];
+		held_pipe = p[1];
+		attach = pipe_rd;
+	}
+	r = msg_send(SESSION_FD_MONITOR, b->raw, n, attach);
 	if (r < 0) {
 		/* The monitor may already have ended us; it closes fd 4 and
 		 * the next poll reports that as 'X'. */

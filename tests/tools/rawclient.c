@@ -7,6 +7,12 @@
  *   RAW <hex>       send the bytes (hex digits, spaces allowed)
  *   BIG <n>         send n bytes: 'Q', '{', then spaces
  *   FD <path>       the next Q datagram carries an fd of path (read-only)
+ *   TEXT <text>     send the text as is (no type byte added) as one datagram,
+ *                   e.g. "TEXT M0200..." for dg-hostile-session
+ *   PRINT <types>   from now on also print the payload as is for frames of
+ *                   these types (e.g. "PRINT R": dg-hostile-session's hex)
+ *   END <types>     from now on frames of these types also end an exchange,
+ *                   as 'E' does (e.g. "END R")
  *   # ...           comment; empty lines are ignored
  *
  * Every frame received is printed on stdout as one line "<type> <payload>":
@@ -46,6 +52,8 @@ struct state {
 	int sock;
 	int pending_fd; /* for the next Q datagram, -1 = none */
 	bool idle;      /* nothing sent since the last 'E' */
+	bool print_type[256]; /* PRINT: payload printed as is */
+	bool end_type[256];   /* END: frame ends an exchange */
 };
 
 static int hexval(char c)
@@ -151,7 +159,18 @@ static void do_line(struct state *st, char *line, size_t n)
 		st->pending_fd = fd;
 		return;
 	}
-	fprintf(stderr, "dg-rawclient: unknown command line (want Q, RAW, BIG or FD)\n");
+	if (strncmp(line, "TEXT ", 5) == 0) {
+		send_datagram(st, (const uint8_t *)line + 5, n - 5, -1);
+		return;
+	}
+	if (strncmp(line, "PRINT ", 6) == 0 || strncmp(line, "END ", 4) == 0) {
+		bool *set = line[0] == 'P' ? st->print_type : st->end_type;
+		for (const char *s = line + (line[0] == 'P' ? 6 : 4); *s; s++)
+			if (*s != ' ' && *s != '\t')
+				set[(uint8_t)*s] = true;
+		return;
+	}
+	fprintf(stderr, "dg-rawclient: unknown command line (want Q, RAW, BIG, FD, TEXT, PRINT or END)\n");
 	return;
 oom:
 	fprintf(stderr, "dg-rawclient: out of memory\n");
@@ -186,7 +205,7 @@ static int do_frame(struct state *st, uint8_t *buf)
 		printf("%c ", t);
 	else
 		printf("\\x%02x ", t);
-	if (t == PROTO_END || t == PROTO_PROGRESS)
+	if (t == PROTO_END || t == PROTO_PROGRESS || st->print_type[t])
 		fwrite(buf + 1, 1, (size_t)n - 1, stdout);
 	else
 		printf("%d", n - 1);
@@ -196,7 +215,7 @@ static int do_frame(struct state *st, uint8_t *buf)
 	}
 	printf("\n");
 	fflush(stdout);
-	if (t == PROTO_END)
+	if (t == PROTO_END || st->end_type[t])
 		st->idle = true;
 	return 0;
 }

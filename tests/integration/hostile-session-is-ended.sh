@@ -172,7 +172,7 @@ relay dg-alice < "$T/a.in" > "$T/a.out" 2>&1 &
 A_SH=$!
 exec 9> "$T/a.in"
 on_exit "exec 9>&-; pkill -P $A_SH 2>/dev/null"
-echo "TEXT P$(msg $MSG_SUBMIT "$(str crashdump)$(str "INC-3 held upload")$(str held)$(u32 0)")" >&9
+echo "TEXT P$(msg $MSG_SUBMIT "$(str crashdump)$(str "INC-3 held upload")$(str held)$(u32 1)")" >&9
 HID=
 for _ in $(seq 1 50); do
   HID=$(relay_list dg-admin | sed -n 1p | jq -r '.[] | select(.state == "submitted") | .id')
@@ -195,7 +195,7 @@ nl=$(violations_logged); na=$(violations_audited)
 echo "TEXT M$(msg $MSG_WAIT "$(str "$HID")$(u32 10)")" >&9
 timeout 10 tail --pid="$A_SH" -f /dev/null
 exec 9>&-
-check_violation "(h'') a wait while the same session's upload runs" "request 4 not allowed in state 4" \
+check_violation "(h'') a wait while the same session's upload runs" "request 4 not allowed in state 2" \
   "$(grep -v '^R ' "$T/a.out")" "$nl" "$na"
 ab=$(jq -c --arg id "$HID" 'select(.transfer == $id and .event == "aborted")' "$LOG")
 like "$(printf '%s' "$ab" | jq -r .details.reason)" "session ended" \

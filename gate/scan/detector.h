@@ -81,11 +81,81 @@ extern const struct detector detector_token;
 struct evp_pkey_st;
 /* Fill f->key_type, bits and public_sha256 from a private key, and set
  * verified when the public half recomputed from the private part matches
- * (RSA: p*q == n and d,e consistent via EVP_PKEY_pairwise_check; EC:
+ * (RSA: p*q == n and d,e consistent; EC:
  * d*G == Q; Ed25519/X25519: public derived from the private seed).
  * Returns 0 when the key is a consistent private key, -EINVAL if not (then
- * nothing should be reported as verified). */
+ * nothing should be reported as verified).
+ * Details (keyutil.c): RSA is checked as n == product of all factors and
+ * e*d == 1 mod (r_i - 1) for each factor r_i, not with OpenSSL's pairwise
+ * check (that one also proves primality: 6 s per 8192-bit key).
+ * key_type is "" and the result -EOPNOTSUPP for a key type it cannot
+ * verify; -ENOMEM when OpenSSL runs out of memory.  Any nonzero result
+ * leaves verified false; public_sha256 is filled whenever OpenSSL can
+ * encode the public half, verified or not.  Thread-safe, no global state;
+ * clears the calling thread's OpenSSL error queue. */
 int keyutil_describe(struct evp_pkey_st *pkey, struct finding *f);
 /* Base64 (standard alphabet, whitespace skipped, '=' padding) and base64url
- * (no padding needed) decoding into out (cap bytes); -EINVAL on bad input. */
+ * (no padding needed) decoding into out (cap bytes); -EINVAL on bad input.
+ * Padding is optional in both alphabets but must be right when present;
+ * -ENOBUFS when cap is too small (out may then be partly written: wipe it
+ * if the input was secret); ret_len is set only on success. */
 int keyutil_b64decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *ret_len, bool url);
+/* Parse a PKCS#8 PrivateKeyInfo starting at der[0] (n bytes available),
+ * including RFC 5958 OneAsymmetricKey (version 1 with a [1] publicKey,
+ * which OpenSSL 3.0 alone refuses).  0 with a new key in *ret (the caller
+ * frees it), the bytes the structure occupies in *ret_len, and
+ * *ret_pub_mismatch set when a [1] publicKey is present and is not the
+ * private key's (then the finding must not be verified); -EINVAL if der
+ * is not such a key; -ENOMEM. */
+int keyutil_pkcs8(const uint8_t *der, size_t n, size_t *ret_len, bool *ret_pub_mismatch, struct evp_pkey_st **ret);
+/* Any DER private key structure starting at der[0] (n bytes available):
+ * PKCS#8 (as keyutil_pkcs8), RSAPrivateKey (PKCS#1, also multi-prime),
+ * SEC1 ECPrivateKey with its curve, OpenSSL's DSAPrivateKey.  The
+ * top-level elements are checked first, so that non-keys cost no OpenSSL
+ * decoder (OpenSSL 3.0 spends about a millisecond per d2i_PrivateKey());
+ * then one decoder must consume exactly the outer TLV.  Same results as
+ * keyutil_pkcs8(). */
+int keyutil_der_private(const uint8_t *der, size_t n, size_t *ret_len, bool *ret_pub_mismatch,
+			struct evp_pkey_st **ret);
+
+/* ---- OpenSSH keys (det-openssh.c). */
+/* Describe an openssh-key-v1 blob (PROTOCOL.key: the magic
+ * "openssh-key-v1\0" at blob[0]; the PEM detector passes the decoded body
+ * of "-----BEGIN OPENSSH PRIVATE KEY-----").  Borrows blob[0..n); trailing
+ * bytes after the key are ignored.  Returns 0 and fills every field of *f
+ * except detector and offset (length: bytes of blob the key occupies), or
+ * -EINVAL if blob is not a well-formed key (nothing to report). */
+int openssh_describe(const uint8_t *blob, size_t n, struct finding *f);
+
+/* Private keys from their components, shared by the OpenSSH, PuTTY and JWK
+ * detectors (implemented in det-openssh.c).  Integers are big-endian
+ * unsigned byte strings (leading zeros allowed); an absent part has n == 0.
+ * Every function returns 0 and a new private EVP_PKEY in *ret (the caller
+ * frees it), -EINVAL for malformed input or -EKEYREJECTED when the parts do
+ * not form a key; secret intermediates are wiped. */
+struct key_bytes {
+	const uint8_t *p;
+	size_t n;
+};
+/* RSA from n, e, d and the factors p, q (iqmp optional, checked when
+ * given).  Without p and q the factors are recovered from n, e, d. */
+int openssh_pkey_rsa(struct key_bytes n, struct key_bytes e, struct key_bytes d, struct key_bytes p,
+		     struct key_bytes q, struct key_bytes iqmp, struct evp_pkey_st **ret);
+/* EC on "nistp256", "nistp384" or "nistp521" from the private scalar d;
+ * the public point is computed as d*G, never taken from the artifact, and
+ * returned uncompressed (04||X||Y) in ret_pub (cap >= 133) for the caller
+ * to compare with the public point the artifact claims. */
+int openssh_pkey_ec(const char *curve, struct key_bytes d, uint8_t *ret_pub, size_t *ret_pub_len,
+		    struct evp_pkey_st **ret);
+/* DSA from p, q, g and x; the public y = g^x mod p is computed and must
+ * equal the given y (else -EKEYREJECTED). */
+int openssh_pkey_dsa(struct key_bytes p, struct key_bytes q, struct key_bytes g, struct key_bytes y,
+		     struct key_bytes x, struct evp_pkey_st **ret);
+
+/* ---- JSON (det-jwk.c), shared with det-cloud-sa.c. */
+/* Find the innermost JSON object around win[pos]: looks back at most
+ * DETECTOR_LOOKBEHIND bytes for its '{' and forward for the matching '}'
+ * (string- and escape-aware), objects of at most 64 KiB.  Returns 0 with
+ * win[*ret_start..*ret_end) the object ('{' .. '}' inclusive), or -ENOENT.
+ * Only brackets are checked; the caller parses the object. */
+int json_enclosing_object(const uint8_t *win, size_t win_len, size_t pos, size_t *ret_start, size_t *ret_end);

@@ -29,7 +29,7 @@ if ! clang -std=c17 -D_GNU_SOURCE -DDG_LIBFUZZER -g -O1 -fsanitize=fuzzer,addres
 fi
 echo "ok 1 - fuzz-$name builds with libFuzzer"
 mkdir -p "$work/corpus"
-if ASAN_OPTIONS=detect_leaks=1 "$work/fuzz" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
+if ASAN_OPTIONS=detect_leaks=1 "$work/fuzz" -artifact_prefix="$work/" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
      -print_final_stats=1 "$work/corpus" >"$work/run.log" 2>&1; then
   echo "ok 2 - fuzz-$name: $secs s without a crash ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/run.log" | grep -o '[0-9]*$') runs)"
 else

@@ -259,6 +259,18 @@ int client_exchange(int sock, const struct proto_req *req, int pass_fd, struct c
 	do
 		rc = msg_send(sock, frame, n + 1, fd);
 	while (rc == -EINTR);
+	if (rc == -EPIPE || rc == -ECONNRESET) {
+		/* The gate may have refused the connection before reading it
+		 * (connection limits): its refusal is waiting to be read. */
+		size_t len = 0;
+		const char *why2 = NULL;
+		if (recv_frame(sock, frame, &len, &why2) == 0 && len > 0 && frame[0] == PROTO_END &&
+		    handle_frame(frame, len, ops, &end, ret_why) == 1) {
+			*ret_end = TAKE_PTR(end);
+			rc = 0;
+			goto out;
+		}
+	}
 	if (rc < 0) {
 		*ret_why = "sending the request to the gate";
 		goto out;

@@ -273,7 +273,8 @@ static int apply_aborted(struct transfer_table *t, size_t i, const struct rec *r
 	return 0;
 }
 
-static int apply_withdrawn(struct transfer *x, const struct rec *r)
+/* A non-final transfer becomes final with the record's "reason". */
+static int make_final(struct transfer *x, const struct rec *r, enum tstate to)
 {
 	const char *reason;
 	char *copy;
@@ -287,9 +288,14 @@ static int apply_withdrawn(struct transfer *x, const struct rec *r)
 		return -ENOMEM;
 	free(x->final_reason);
 	x->final_reason = copy;
-	x->state = TS_WITHDRAWN;
+	x->state = to;
 	x->final_time = r->time;
 	return 0;
+}
+
+static int apply_withdrawn(struct transfer *x, const struct rec *r)
+{
+	return make_final(x, r, TS_WITHDRAWN);
 }
 
 static int apply_scan_started(struct transfer *x, const struct rec *r)
@@ -329,21 +335,10 @@ static int apply_scanned(struct transfer *x, const struct rec *r)
 
 static int apply_failed(struct transfer *x, const struct rec *r)
 {
-	const char *reason;
-	char *copy;
-
-	if (tstate_final(x->state) || x->state == TS_SUBMITTED)
+	/* an upload that failed is `aborted`, never `failed` */
+	if (x->state == TS_SUBMITTED)
 		return -EBADMSG;
-	if (get_str(r->details, "reason", &reason) < 0)
-		return -EBADMSG;
-	copy = strdup(reason);
-	if (!copy)
-		return -ENOMEM;
-	free(x->final_reason);
-	x->final_reason = copy;
-	x->state = TS_FAILED;
-	x->final_time = r->time;
-	return 0;
+	return make_final(x, r, TS_FAILED);
 }
 
 static int apply_purged(struct transfer *x, const struct rec *r)

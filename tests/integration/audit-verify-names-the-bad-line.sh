@@ -21,19 +21,7 @@ dg dg-alice withdraw "$id" >/dev/null 2>&1 # a record if the scan has not ended 
 dg dg-mallory submit --profile crashdump --reason "INC-7 refused" "$T/files/f1" >/dev/null 2>&1
 # Scans append records by themselves: wait until none is running, so that
 # the copies below are of a log nobody is writing.
-settle() {
-  local i l
-  for i in $(seq 1 150); do
-    l=$(dg dg-admin list --json)
-    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "approved", "releasing") | not)' >/dev/null; then
-      sleep 0.3
-      [ "$(dg dg-admin list --json)" = "$l" ] && return 0
-    fi
-    sleep 0.2
-  done
-  return 1
-}
-settle || bail "the transfers did not settle"
+settle_all || bail "the transfers did not settle_all"
 N=$(wc -l < "$LOG")
 ok $([ "$N" -ge 10 ]; echo $?) "the gate's log holds $N records"
 

@@ -64,19 +64,7 @@ ID3=$(printf 'some log\n' | dg dg-alice submit --profile logs --reason "INC-3 lo
 # Scans move transfers on by themselves: wait until none is in a state the
 # gate leaves without a person acting, so that only the attacks could change
 # the list.
-settle() {
-  local i l
-  for i in $(seq 1 100); do
-    l=$(dg dg-admin list --json)
-    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "approved", "releasing") | not)' >/dev/null; then
-      sleep 0.3
-      [ "$(dg dg-admin list --json)" = "$l" ] && return 0
-    fi
-    sleep 0.2
-  done
-  return 1
-}
-settle || bail "the transfers did not settle within 30 s"
+settle_all || bail "the transfers did not settle_all within 30 s"
 LIST0=$(dg dg-admin list --json)
 is "$(printf '%s' "$LIST0" | jq length)" 3 "three transfers exist before the attacks"
 gate_stop

@@ -17,19 +17,7 @@ like "$ID" '^[0-9a-f]{32}$' "a transfer is stored"
 # Scans move transfers on by themselves: wait until none is in a state the
 # gate leaves without a person acting, so that only the frames below could
 # change the list.
-settle() {
-  local i l
-  for i in $(seq 1 100); do
-    l=$(dg dg-admin list --json)
-    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "approved", "releasing") | not)' >/dev/null; then
-      sleep 0.3
-      [ "$(dg dg-admin list --json)" = "$l" ] && return 0
-    fi
-    sleep 0.2
-  done
-  return 1
-}
-settle || bail "the transfer did not settle within 30 s"
+settle_all || bail "the transfer did not settle_all within 30 s"
 LIST0=$(dg dg-admin list --json)
 WANT_LIST=$LIST0
 

@@ -18,18 +18,6 @@ write_config
 gate_start || bail "dumpgated did not start"
 
 # wait until no transfer is in a state the gate leaves by itself (scans)
-settle() {
-  local i l
-  for i in $(seq 1 150); do
-    l=$(dg dg-admin list --json)
-    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "approved", "releasing") | not)' >/dev/null; then
-      sleep 0.3
-      [ "$(dg dg-admin list --json)" = "$l" ] && return 0
-    fi
-    sleep 0.2
-  done
-  return 1
-}
 
 mkfile "$T/files/a" 120000
 mkfile "$T/files/b" 80000
@@ -43,7 +31,7 @@ ok $(for i in "${ids[@]}"; do [[ $i =~ ^[0-9a-f]{32}$ ]] || exit 1; done; echo 0
 dg dg-dave withdraw "${ids[1]}" >/dev/null; ok $? "one of them withdrawn"
 # a refused request leaves a record but no transfer
 dg dg-mallory submit --profile crashdump --reason "INC-6 nope" "$T/files/a" >/dev/null 2>&1
-settle; ok $? "the scans of the other transfers finished"
+settle_all; ok $? "the scans of the other transfers finished"
 
 LIST1=$(dg dg-admin list --json)
 is "$(printf '%s' "$LIST1" | jq -r '[.[].state] | join(" ")' | sed 's/[a-z]*withdrawn/W/; s/[a-z]\+/X/g')" "X W X X" \

@@ -23,14 +23,6 @@ show() { dg dg-admin show "$1" --json; }
 # A stored transfer goes on to be scanned (issue 3), later approved: here
 # "stored" means it reached `stored` and is in no final state since.
 STORED_RE='^(stored|scanning|clean|pending)$'
-settle() { # ID: wait (up to 30 s) until ID is past scanning; prints its state
-  local s=
-  for _ in $(seq 1 300); do
-    s=$(dg dg-admin show "$1" --json | jq -r .state)
-    case $s in stored|scanning) sleep 0.1 ;; *) break ;; esac
-  done
-  echo "$s"
-}
 
 f=$T/files/a.bin
 mkfile "$f" 50000
@@ -40,9 +32,9 @@ long=$(dgt dg-alice submit --profile crashdump --reason "INC-8 long" "$f")
 ok $? "submitted with the 1d-retention profile"
 
 # Not final: retention does not apply, whatever its length.
-st=$(settle "$short")
+st=$(settle_one "$short")
 like "$st" "$STORED_RE" "the short-retention transfer is stored and not final (now $st)"
-like "$(settle "$long")" "$STORED_RE" "the long-retention transfer is stored and not final"
+like "$(settle_one "$long")" "$STORED_RE" "the long-retention transfer is stored and not final"
 sleep 2.5
 [ -f "$T/state/spool/$short" ]
 ok $? "a stored (not final) transfer keeps its artifact past a 1s retention"

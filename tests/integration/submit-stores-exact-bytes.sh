@@ -18,14 +18,6 @@ spool_files() { find "$T/state/spool" -mindepth 1 -maxdepth 1 | sort; }
 # A stored transfer goes on to be scanned (issue 3), later approved: here
 # "stored" means it reached `stored` and is in no final state since.
 STORED_RE='^(stored|scanning|clean|pending)$'
-settle() { # ID: wait (up to 30 s) until ID is past scanning; prints its state
-  local s=
-  for _ in $(seq 1 300); do
-    s=$(dg dg-admin show "$1" --json | jq -r .state)
-    case $s in stored|scanning) sleep 0.1 ;; *) break ;; esac
-  done
-  echo "$s"
-}
 
 f=$T/files/core.bin
 mkfile "$f" 3M
@@ -70,7 +62,7 @@ is "$(ntransfers)" 2 "the gate holds exactly the two transfers"
 secret=$T/files/root-only.bin
 head -c 4096 /dev/urandom > "$secret"
 chmod 600 "$secret"
-settle "$id_fd" >/dev/null; settle "$id_in" >/dev/null # the log holds still
+settle_one "$id_fd" >/dev/null; settle_one "$id_in" >/dev/null # the log holds still
 before_seq=$(jq -s 'map(.seq) | max' "$T/state/audit.log")
 out=$(dgt dg-alice submit --profile crashdump --reason "not mine" "$secret" 2>&1)
 rc=$?

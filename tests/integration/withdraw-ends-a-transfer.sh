@@ -14,20 +14,12 @@ state_of() { dg dg-admin show "$1" --json | jq -r .state; }
 # A stored transfer goes on to be scanned (issue 3), later approved: here
 # "stored" means it reached `stored` and is in no final state since.
 STORED_RE='^(stored|scanning|clean|pending)$'
-settle() { # ID: wait (up to 30 s) until ID is past scanning; prints its state
-  local s=
-  for _ in $(seq 1 300); do
-    s=$(dg dg-admin show "$1" --json | jq -r .state)
-    case $s in stored|scanning) sleep 0.1 ;; *) break ;; esac
-  done
-  echo "$s"
-}
 
 f=$T/files/core.bin
 mkfile "$f" 100000
 id=$(dgt dg-alice submit --profile crashdump --reason "INC-6" "$f")
 like "$id" '^[0-9a-f]{32}$' "dg-alice submitted a transfer"
-st=$(settle "$id")
+st=$(settle_one "$id")
 like "$st" "$STORED_RE" "it is stored and not final (now $st)"
 
 # ---- visibility

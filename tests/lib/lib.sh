@@ -182,5 +182,30 @@ mkfile() {
 # the session children of our gate
 session_pids() { pgrep -P "$GATE_PID" 2>/dev/null; }
 
-# field of the JSON of `show --json` as root (admins see all)
+# field of the JSON of `show --json` as root (root is an admin of the gate)
 tfield() { "$T/bin/dumpgate" show "$1" --json | jq -r ".$2"; }
+
+# settle_all: wait (up to 30 s) until no transfer is moving by itself
+# (uploading, waiting for or in a scan, releasing) and the list is stable.
+settle_all() {
+  local i l
+  for i in $(seq 1 150); do
+    l=$(dg dg-admin list --json)
+    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "approved", "releasing") | not)' >/dev/null; then
+      sleep 0.3
+      [ "$(dg dg-admin list --json)" = "$l" ] && return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# settle_one ID: wait (up to 30 s) until ID is past scanning; prints its state
+settle_one() {
+  local s=
+  for _ in $(seq 1 300); do
+    s=$(dg dg-admin show "$1" --json | jq -r .state)
+    case $s in stored|scanning) sleep 0.1 ;; *) break ;; esac
+  done
+  echo "$s"
+}

@@ -304,8 +304,44 @@ static void test_many(void)
 	transfer_table_free(&t);
 }
 
+static void test_scan(void)
+{
+	struct transfer_table t = { 0 };
+	struct transfer *x;
+
+	apply(&t, "submitted", ID1, submitted_details);
+	ok(apply(&t, "scan_started", ID1, "{}") == -EBADMSG, "scan_started before stored refused");
+	apply(&t, "stored", ID1, stored_details);
+	ok(apply(&t, "scanned", ID1, "{\"verdict\":\"clean\",\"findings\":[]}") == -EBADMSG,
+	   "scanned without scan_started refused");
+	ok(apply(&t, "scan_started", ID1, "{}") == 0, "scan_started from stored accepted");
+	ok(apply(&t, "scan_started", ID1, "{}") == 0, "scan_started again (a restart resumes) accepted");
+	ok(apply(&t, "scanned", ID1, "{\"verdict\":\"maybe\",\"findings\":[]}") == -EBADMSG,
+	   "an unknown verdict refused");
+	ok(apply(&t, "scanned", ID1, "{\"verdict\":\"clean\",\"findings\":{}}") == -EBADMSG,
+	   "findings that are not an array refused");
+	ok(apply(&t, "scanned", ID1, "{\"verdict\":\"blocked\",\"findings\":[{\"detector\":\"pem\"}]}") == 0,
+	   "scanned blocked accepted");
+	x = transfer_find(&t, ID1);
+	ok(x && x->state == TS_BLOCKED && tstate_final(x->state) && json_array_size(x->findings) == 1,
+	   "blocked is final and keeps the findings");
+	ok(apply(&t, "failed", ID1, "{\"reason\":\"x\"}") == -EBADMSG, "failed after a final state refused");
+
+	apply(&t, "submitted", ID2, submitted_details);
+	ok(apply(&t, "failed", ID2, "{\"reason\":\"x\"}") == -EBADMSG, "failed of an upload refused (aborted is for that)");
+	apply(&t, "stored", ID2, stored_details);
+	apply(&t, "scan_started", ID2, "{}");
+	ok(apply(&t, "failed", ID2, "{\"reason\":\"the raw scanner was killed by signal 9\"}") == 0,
+	   "failed from scanning accepted");
+	x = transfer_find(&t, ID2);
+	ok(x && x->state == TS_FAILED && x->final_reason && strstr(x->final_reason, "signal 9"),
+	   "failed is final with its reason");
+	transfer_table_free(&t);
+}
+
 int main(void)
 {
+	test_scan();
 	test_names();
 	test_lifecycle();
 	test_aborted();

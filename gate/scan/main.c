@@ -77,11 +77,24 @@ struct scanner {
 	bool progress;
 };
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* The decoder's sink: decoded streams become views of the decoded engine. */
 struct sink {
 	struct engine *e;
 	bool open;
 	int err; /* an engine error seen through the sink (not a decoder error) */
+	/* progress of the decoding pass: decoded bytes scanned (a small
+	 * compressed input can decode for seconds within one read) */
+	const struct scanner *sc;
+	uint64_t *last_progress;
+	uint64_t decoded;
 };
 
 static int sink_begin(void *userdata, const char *format, unsigned index, uint64_t in_offset)
@@ -112,6 +125,16 @@ static int sink_data(void *userdata, const uint8_t *buf, size_t n)
 	r = engine_view_feed(s->e, buf, n);
 	if (r < 0)
 		return s->err = r;
+	s->decoded += n;
+	if (s->sc && s->sc->progress) {
+		uint64_t t = now_ns();
+		if (t - *s->last_progress >= PROGRESS_NS) {
+			*s->last_progress = t;
+			r = output_progress(s->sc->out_fd, s->decoded);
+			if (r < 0)
+				return s->err = r;
+		}
+	}
 	return 0;
 }
 
@@ -129,13 +152,6 @@ static int sink_end(void *userdata)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* A decoder's complaint becomes a blocking finding (I2): data the decoder
  * could not account for, a corrupt stream, a bomb.  The phrase is the
@@ -178,13 +194,13 @@ _printf_(2, 3) static void set_error(struct file_result *res, const char *fmt, .
 static void scan_stream(struct scanner *s, int fd, struct file_result *res, char sha_hex[static 65])
 {
 	const struct options *o = s->o;
-	struct sink sink = { .e = s->dec };
+	uint64_t last_progress = now_ns();
+	struct sink sink = { .e = s->dec, .sc = s, .last_progress = &last_progress };
 	const struct decode_sink dsink = {
 		.userdata = &sink, .view_begin = sink_begin, .view_data = sink_data, .view_end = sink_end,
 	};
 	struct decoder *d = NULL;
 	bool first = true, decoding = false;
-	uint64_t last_progress = now_ns();
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0;
 	int r;
@@ -264,7 +280,7 @@ static void scan_stream(struct scanner *s, int fd, struct file_result *res, char
 		}
 		res->bytes += got;
 
-		if (s->progress) {
+		if (s->progress && !(decoding && !s->raw)) {
 			uint64_t t = now_ns();
 
 			if (t - last_progress >= PROGRESS_NS) {

@@ -133,6 +133,15 @@ int scanproto_parse_line(const char *pass, const char *line, size_t len, json_t 
 		*ret_error = "a line that is not a JSON object";
 		return SCANPROTO_BAD;
 	}
+	if (json_object_size(o) == 1 && json_object_get(o, "version")) {
+		bool good = int_field(o, "version", SCANPROTO_VERSION, SCANPROTO_VERSION, false);
+		json_decref(o);
+		if (!good) {
+			*ret_error = "an unsupported protocol version";
+			return SCANPROTO_BAD;
+		}
+		return SCANPROTO_VERSION_LINE;
+	}
 	if (json_object_size(o) == 1 && json_object_get(o, "progress")) {
 		if (!int_field(o, "progress", 0, INT64_MAX, false)) {
 			json_decref(o);

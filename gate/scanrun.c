@@ -41,6 +41,7 @@ struct scan_pass {
 	int status;
 	/* what it said */
 	uint64_t progress;
+	bool versioned;   /* the version line came first */
 	json_t *findings; /* array */
 	json_t *summary;  /* object, NULL until seen */
 	char error[256];  /* first protocol error, "" if none */
@@ -296,7 +297,18 @@ static void handle_line(struct scan_pass *p, const char *line, size_t len)
 		pass_protocol_error(p, "output after the summary");
 		return;
 	}
-	switch (scanproto_parse_line(pass_names[p->idx], line, len, &o, &progress, &bad)) {
+	int kind = scanproto_parse_line(pass_names[p->idx], line, len, &o, &progress, &bad);
+	if (!p->versioned && kind != SCANPROTO_VERSION_LINE && kind != SCANPROTO_BAD) {
+		json_decref(o);
+		pass_protocol_error(p, "no protocol version line first");
+		return;
+	}
+	switch (kind) {
+	case SCANPROTO_VERSION_LINE:
+		if (p->versioned)
+			bad = "a second version line";
+		p->versioned = true;
+		break;
 	case SCANPROTO_PROGRESS:
 		p->progress = progress;
 		break;

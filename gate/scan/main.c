@@ -597,6 +597,9 @@ static _Noreturn void run_gate(const struct options *o)
 	char why[200];
 	int code, fl, r;
 
+	/* The protocol version comes first, whatever happens next. */
+	if (output_version(STDOUT_FILENO) < 0)
+		_exit(EXIT_ERROR);
 	fl = fcntl(GATE_FD, F_GETFL);
 	if (fl < 0) {
 		snprintf(why, sizeof(why), "fd %d: %s", GATE_FD, strerror(errno));

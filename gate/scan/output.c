@@ -195,6 +195,13 @@ int output_summary(int fd, enum output_mode mode, const struct scan_summary *s)
 			  s->seconds);
 }
 
+int output_version(int fd)
+{
+	_cleanup_json_ json_t *j = json_pack("{s:i}", "version", SCANPROTO_VERSION);
+
+	return write_json_line(fd, j);
+}
+
 int output_progress(int fd, uint64_t bytes)
 {
 	_cleanup_json_ json_t *j = json_pack("{s:I}", "progress", (json_int_t)bytes);

@@ -16,6 +16,8 @@
  */
 #pragma once
 
+#include "scanproto.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,3 +53,5 @@ int output_finding(int fd, enum output_mode mode, const char *file, const struct
 int output_summary(int fd, enum output_mode mode, const struct scan_summary *s);
 /* {"progress":BYTES} (JSON only). */
 int output_progress(int fd, uint64_t bytes);
+/* Gate mode's first line: {"version":SCANPROTO_VERSION}. */
+int output_version(int fd);

@@ -135,6 +135,7 @@ mkscanner() { # NAME < script body
 }
 mkscanner bogus-line <<'S'
 #!/bin/sh
+echo '{"version":1}'
 echo '{"bogus":1}'
 S
 mkscanner no-summary <<'S'
@@ -147,11 +148,13 @@ mkscanner summary <<'S'
 #!/bin/sh
 n=$(stat -c %s - <&3)
 sha=${SHA:-$(sha256sum <&3 | cut -d' ' -f1)}
+echo '{"version":1}'
 printf '{"summary":true,"file":"artifact","pass":"%s","bytes":%s,"sha256":"%s","seconds":0.1,"findings":0,"verdict":"clean"}\n' "$3" "$n" "$sha"
 S
 WRONG=$(printf 'not the artifact' | sha256sum | cut -d' ' -f1)
 sed -i "2i SHA=$WRONG" "$T/bin/summary"
 sed '2d' "$T/bin/summary" > "$T/bin/summary-right"; chmod 755 "$T/bin/summary-right"
+grep -v '"version"' "$T/bin/summary-right" > "$T/bin/summary-noversion"; chmod 755 "$T/bin/summary-noversion"
 
 # lying SCANNER: restart the gate with it and submit small.txt; sets id
 # (not in a $(...): the gate must be started by this shell)
@@ -170,6 +173,9 @@ like "$(reason "$id")" 'ended without a summary' "(d) the reason says there was 
 lying summary
 is "$(final "$id")" "11 failed" "(d) a scanner reporting a clean verdict for bytes with another sha256: failed"
 like "$(reason "$id")" 'SHA-256 differs from the stored artifact' "(d) the reason names the hash mismatch"
+lying summary-noversion
+is "$(final "$id")" "11 failed" "(d) a right summary without the protocol version line first: failed"
+like "$(reason "$id")" 'no protocol version line first' "(d) the reason names the missing version"
 lying summary-right
 is "$(settle "$id")" clean "(d) twin: the same summary with the artifact's sha256 is believed (the hash alone failed it)"
 lying dumpgate-scan

@@ -431,10 +431,13 @@ static const char *pass_failure(const struct scan_job *j, const struct scan_pass
 	return buf;
 }
 
+/* Only a verified key is what its fingerprint says: an unverified
+ * finding could pair a secret's private half with an allowlisted public
+ * half, so it is never allowed whatever it claims. */
 static bool allowlisted(const struct profile *p, json_t *f)
 {
 	const char *fp = json_string_value(json_object_get(f, "public_sha256"));
-	if (!fp)
+	if (!fp || !json_is_true(json_object_get(f, "verified")))
 		return false;
 	for (size_t i = 0; i < p->allowlist.n; i++)
 		if (strcmp(p->allowlist.v[i], fp) == 0)

@@ -29,14 +29,25 @@ fp() { openssl pkey -in "$1" -pubout -outform DER | sha256sum | cut -d' ' -f1; }
 KEY_FP=$(fp "$F/k.pem")
 OTHER_FP=$(fp "$F/other.pem")
 
-for prof in allowkey:$KEY_FP allowother:$OTHER_FP; do
+# A key whose private half does not match its public half (d changed):
+# found, not verified, and claiming bad.pem's fingerprint.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$F/bad.pem" 2>/dev/null ||
+  bail "openssl genpkey failed"
+BAD_FP=$(fp "$F/bad.pem")
+openssl pkey -in "$F/bad.pem" -traditional -outform DER -out "$F/bad.der"
+d_at=$(openssl asn1parse -inform DER -in "$F/bad.der" | awk '/prim: INTEGER/ { n++; if (n == 4) { sub(":", "", $1); print $1 + 4 + 10; exit } }')
+printf '\x5a' | dd of="$F/bad.der" bs=1 seek="$d_at" conv=notrunc status=none
+{ head -c 3001 /dev/urandom; cat "$F/bad.der"; head -c 999 /dev/urandom; } > "$F/bad.bin"
+chmod 644 "$F/bad.bin"
+
+for prof in allowkey:$KEY_FP allowother:$OTHER_FP allowbad:$BAD_FP; do
   write_profile "${prof%%:*}" <<P
 [profile]
 requesters = @dg-engineers
 approvers = @dg-approvers
 approvals = 2
 max_size = 64M
-types = elf-core gzip
+types = elf-core gzip binary
 expiry = 1h
 retention = 1d
 allowlist = ${prof#*:}
@@ -125,6 +136,15 @@ dg dg-alice wait "$id" --timeout 60 >/dev/null 2>&1
 is "$?" 10 "(b) an allowlist with another key's fingerprint: blocked"
 kf=$(dg dg-alice show "$id" --json | key_findings)
 is "$(jq -r '[.[].allowed] | unique | join(",")' <<<"$kf")" false "(b) and the finding is not allowed"
+
+# refuses: an unverified key is never allowed, whatever fingerprint it
+# claims (its private half may belong to another key)
+id=$(submit allowbad "$F/bad.bin")
+dg dg-alice wait "$id" --timeout 60 >/dev/null 2>&1
+is "$?" 10 "(b) an unverified key claiming an allowlisted fingerprint: blocked"
+bf=$(dg dg-alice show "$id" --json | jq '[.findings[] | select(.verified == false and (.severity == "high" or .severity == "critical"))]')
+ok "$([ "$(jq length <<<"$bf")" -ge 1 ]; echo $?)" "(b) it is reported as an unverified key"
+is "$(jq -r '[.[].allowed] | unique | join(",")' <<<"$bf")" false "(b) and it is not allowed"
 
 # ---- (c) the decoding pass: a key inside a gzip stream
 # Text around the key, so that deflate codes every byte (random data would

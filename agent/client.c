@@ -183,6 +183,11 @@ static int recv_frame(int sock, uint8_t *buf, size_t *ret_len, const char **ret_
 	do
 		rc = msg_recv(sock, buf, PROTO_MAX_FRAME, &fd);
 	while (rc == -EINTR);
+	/* A gate that refused us at accept and closed before reading our
+	 * request makes the kernel report ECONNRESET once, ahead of the
+	 * refusal it queued: read again to get that refusal. */
+	if (rc == -ECONNRESET)
+		rc = msg_recv(sock, buf, PROTO_MAX_FRAME, &fd);
 	if (fd >= 0) {
 		close(fd);
 		*ret_why = "protocol error: the gate sent a file descriptor";

@@ -308,6 +308,10 @@ static void refuse_client(int fd, const char *text)
 	buf[0] = PROTO_END;
 	memcpy(buf + 1, json, n);
 	(void)send(fd, buf, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* Closing with the client's request unread would make the kernel
+	 * answer its next read with ECONNRESET instead of this refusal. */
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC) > 0)
+		;
 }
 
 static int resolve_identity(struct child *c)

@@ -30,7 +30,15 @@ struct audit_log {
 	uint64_t size;    /* bytes of complete lines in the file */
 	char head[65];    /* sha256 hex of the last line, ZERO_HASH if none */
 	bool broken;      /* a failed append could not be undone: refuse more */
+	audit_mirror_fn mirror; /* borrowed: called before each line is written */
+	void *mirror_ud;
 };
+
+void audit_set_mirror(struct audit_log *a, audit_mirror_fn fn, void *userdata)
+{
+	a->mirror = fn;
+	a->mirror_ud = userdata;
+}
 
 static const char *const record_keys[] = {
 	"seq", "time", "event", "transfer", "actor", "details", "prev",
@@ -399,6 +407,13 @@ int audit_append(struct audit_log *a, const char *event, const char *transfer,
 	if ((uint64_t)st.st_size != a->size) {
 		r = -ESTALE;
 		goto out;
+	}
+	/* The mirror first: a record the kernel refused is not written, so
+	 * the change does not take effect (kernel_audit = required). */
+	if (a->mirror) {
+		r = a->mirror(a->mirror_ud, a->seq + 1, event, transfer, line, len, a->head);
+		if (r < 0)
+			goto out;
 	}
 
 	line[len] = '\n'; /* over the NUL; the line is not used as a string after this */

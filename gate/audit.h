@@ -51,7 +51,13 @@ int audit_append(struct audit_log *a, const char *event, const char *transfer,
 		 uint64_t *ret_seq, json_t **ret_record);
 
 uint64_t audit_last_seq(const struct audit_log *a);
-/* Path of the log relative to the state dir (for passing a read-only fd). */
+
+/* A mirror (the kernel audit trail) gets every line before it is written;
+ * if it fails, audit_append fails with its error and writes nothing. */
+typedef int (*audit_mirror_fn)(void *userdata, uint64_t seq, const char *event, const char *transfer,
+			       const char *line, size_t len, const char prev_sha256[65]);
+void audit_set_mirror(struct audit_log *a, audit_mirror_fn fn, void *userdata);
+/* A new read-only fd of the log (handed to an auditor's session). */
 int audit_open_readonly(struct audit_log *a);
 
 /* Call cb for every record in order (used to rebuild state at start).

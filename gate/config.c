@@ -39,7 +39,7 @@ static const struct {
 	enum file_kind kind;
 	const char *key;
 } future_keys[] = {
-	{ FK_GATE, "kernel_audit" },         { FK_GATE, "signing_key" },
+	{ FK_GATE, "signing_key" },
 	{ FK_GATE, "otp_lockout" },          { FK_GATE, "hook" },
 	{ FK_PROFILE, "rules" },             { FK_PROFILE, "redact" },
 	{ FK_PROFILE, "allowed_hours" },     { FK_PROFILE, "rate_limit" },
@@ -57,6 +57,7 @@ enum vkind {
 	V_COMPONENT, /* single safe path component */
 	V_SEVERITIES, /* uint32_t SEV_MASK() bits */
 	V_FINGERPRINTS, /* struct strlist of 64-hex SHA-256 values */
+	V_REQUIRED_OFF, /* bool: "required" true, "off" false */
 };
 
 struct keydef {
@@ -87,6 +88,7 @@ static const struct keydef gate_keys[] = {
 	{ "gate", "session_user", V_NAME, true, G(session_user), 0, 0, "a user name", NULL },
 	{ "gate", "session_program", V_PATH, false, G(session_program), 0, PATH_MAX - 1, "an absolute path", NULL },
 	{ "gate", "scanner_user", V_NAME, true, G(scanner_user), 0, 0, "a user name", NULL },
+	{ "gate", "kernel_audit", V_REQUIRED_OFF, false, G(kernel_audit), 0, 0, "required or off", NULL },
 	{ "gate", "scanner_program", V_PATH, false, G(scanner_program), 0, PATH_MAX - 1, "an absolute path", NULL },
 	{ "limits", "max_connections_per_account", V_UINT, false, G(max_connections_per_account), 1, 1024,
 	  "an integer", "from 1 to 1024" },
@@ -399,6 +401,11 @@ static int set_value(struct parse *p, const struct keydef *k, const char *value)
 		return set_severities(p, k, field, value);
 	case V_FINGERPRINTS:
 		return set_fingerprints(p, k, field, value);
+	case V_REQUIRED_OFF:
+		if (strcmp(value, "required") != 0 && strcmp(value, "off") != 0)
+			return pfail(p, p->lineno, "bad value \"%s\" for %s: expected %s", value, k->name, k->expect);
+		*(bool *)field = strcmp(value, "required") == 0;
+		return 0;
 	case V_PATH:
 	case V_NAME:
 	case V_COMPONENT: {
@@ -953,6 +960,7 @@ int config_load(const char *path, struct gate_config **ret, char **ret_error)
 		.scan_timeout = 300,
 		.scan_threads = 1,
 		.scan_memory = 4 * GIB,
+		.kernel_audit = true,
 		.file = strdup(path),
 	};
 	r = c->file ? load_gate(c, path, &error) : -ENOMEM;

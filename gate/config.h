@@ -59,6 +59,8 @@ struct gate_config {
 	char *session_program; /* default: DUMPGATE_LIBEXECDIR/dumpgate-session */
 	char *scanner_user;  /* required: unprivileged account for scanners */
 	char *scanner_program; /* default: DUMPGATE_BINDIR/dumpgate-scan */
+	bool kernel_audit;   /* "required" (default): every record is mirrored to
+	                      * the kernel audit trail or does not happen; "off" */
 	/* [limits] */
 	unsigned max_connections_per_account; /* default 8 */
 	unsigned max_connections;             /* default 256 */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dg-config.h"
+#include "kaudit.h"
 #include "monitor.h"
 #include "sandbox.h"
 #include "util.h"
@@ -218,6 +219,21 @@ static int daemonize(int *ret_ready_fd)
 	return 0;
 }
 
+/* The audit log's mirror: every record goes to the kernel audit trail
+ * first; when the kernel refuses, the record is not written and the
+ * change does not happen (kernel_audit = required). */
+static int mirror_to_kernel(void *userdata, uint64_t seq, const char *event, const char *transfer,
+			    const char *line, size_t len, const char prev[65])
+{
+	int r = kaudit_send(userdata, seq, event, transfer, line, len, prev);
+
+	if (r < 0)
+		log_err("the kernel audit trail refused record %llu (%s): %s; kernel_audit = required, so it "
+			"does not take effect",
+			(unsigned long long)seq, event, strerror(-r));
+	return r;
+}
+
 static int run(struct monitor *mp, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -316,6 +332,20 @@ static int run(struct monitor *mp, int argc, char **argv)
 	}
 	if (report)
 		log_warn("%s", report);
+	/* Before the monitor drops CAP_AUDIT_CONTROL (the status query needs
+	 * it) and before recovery appends its first record. */
+	if (mp->cfg->kernel_audit) {
+		const char *why = NULL;
+		r = kaudit_open(&mp->kaudit, &why);
+		if (r < 0) {
+			log_err("kernel_audit = required: %s (%s); refusing to start", why ? why : "kernel audit",
+				strerror(-r));
+			return 1;
+		}
+		audit_set_mirror(mp->audit, mirror_to_kernel, mp->kaudit);
+	} else {
+		log_warn("kernel_audit = off: records are not mirrored to the kernel audit trail");
+	}
 	r = monitor_recover(mp);
 	if (r < 0) {
 		log_err("cannot rebuild the state from the audit log; refusing to start");
@@ -355,6 +385,7 @@ int main(int argc, char **argv)
 	/* One place frees what run() built, whichever way it returned. */
 	if (m.audit)
 		audit_close(m.audit);
+	kaudit_close(m.kaudit);
 	transfer_table_free(&m.table);
 	config_free(m.cfg);
 	return rc;

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "kaudit.h"
 #include "spool.h"
 #include "transfer.h"
 
@@ -40,6 +41,7 @@ struct upload {
 struct monitor {
 	struct gate_config *cfg;   /* owned */
 	struct audit_log *audit;   /* owned */
+	struct kaudit *kaudit;     /* owned, NULL when kernel_audit = off */
 	struct transfer_table table;
 	int state_dirfd, spool_dirfd, lock_fd;
 	int listen_fd, epoll_fd, signal_fd, timer_fd, job_fd;

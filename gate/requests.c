@@ -643,11 +643,11 @@ static void req_status(struct monitor *m, struct child *c, struct msgbuf *mb, in
 	for (size_t i = 0; i < m->cfg->n_profiles; i++)
 		json_array_append_new(profiles, json_string(m->cfg->profiles[i].name));
 	child_result(m, c,
-		     json_pack("{s:b, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:o}", "ok", 1, "version",
+		     json_pack("{s:b, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:o}", "ok", 1, "version",
 			       DUMPGATE_VERSION, "pid", (int)getpid(), "account", c->account, "person", c->person,
 			       "admin", c->is_admin, "auditor", c->is_auditor, "transfers",
 			       (json_int_t)m->table.n, "audit_seq", (json_int_t)audit_last_seq(m->audit),
-			       "profiles", profiles));
+			       "kernel_audit", m->cfg->kernel_audit ? "required" : "off", "profiles", profiles));
 }
 
 /* ---- dispatch */

@@ -172,7 +172,10 @@ CHECK(check_defaults, strcmp(c->socket_path, "/run/dumpgate/dumpgate.sock") == 0
 			      c->max_connections_per_account == 8 && c->quota_per_requester == (UINT64_C(64) << 30) &&
 			      c->quota_total == (UINT64_C(512) << 30) && c->upload_idle_timeout == 300 &&
 			      strcmp(c->admins_group, "dumpgate-admins") == 0 &&
-			      strcmp(c->session_user, "dumpgate-session") == 0)
+			      strcmp(c->session_user, "dumpgate-session") == 0 && c->kernel_audit &&
+			      strcmp(c->scanner_user, "dumpgate-scan") == 0 && c->scan_timeout == 300 &&
+			      c->scan_threads == 1)
+CHECK(check_kaudit_off, !c->kernel_audit)
 CHECK(check_socket, strcmp(c->socket_path, "/run/x.sock") == 0)
 CHECK(check_maxconn200, c->max_connections == 200)
 CHECK(check_maxconn65536, c->max_connections == 65536)
@@ -304,8 +307,11 @@ static const struct tcase cases[] = {
 	{ "idle timeout bad unit", false, "max_connections", "upload_idle_timeout = 5 min",
 	  "dumpgate.conf:9: bad value \"5 min\" for upload_idle_timeout: expected a duration like 5m",
 	  "max_connections = 100\nupload_idle_timeout = 1d", check_idle },
-	{ "future key in [gate]", false, "session_user", "session_user = s\nkernel_audit = off",
-	  "dumpgate.conf:6: \"kernel_audit\" is not supported by this build yet", "session_user = dumpgate-session",
+	{ "kernel_audit bad value", false, "session_user", "session_user = s\nkernel_audit = maybe",
+	  "dumpgate.conf:6: bad value \"maybe\" for kernel_audit: expected required or off",
+	  "session_user = dumpgate-session\nkernel_audit = off", check_kaudit_off },
+	{ "future key in [gate]", false, "session_user", "session_user = s\nsigning_key = /k",
+	  "dumpgate.conf:6: \"signing_key\" is not supported by this build yet", "session_user = dumpgate-session",
 	  check_defaults },
 	{ "future key signing_key", false, "session_user", "signing_key = /etc/dumpgate/key",
 	  "dumpgate.conf:5: \"signing_key\" is not supported by this build yet", "session_user = dumpgate-session",

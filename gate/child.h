@@ -16,6 +16,8 @@
 #include "monitor.h"
 #include "msg.h"
 
+#define CHILD_OUTQ_MAX (16u * 1024 * 1024) /* bytes queued to one child */
+
 enum child_state {
 	CHILD_IDLE = 1 << 0,      /* may send one request */
 	CHILD_UPLOADING = 1 << 1, /* stdin submit running: may send MSG_COMMIT once */
@@ -45,9 +47,11 @@ struct child {
 
 	enum child_state state;
 	struct outmsg *outq, **outq_tail;
+	size_t outq_bytes;
 	bool want_out;
 	struct upload *upload; /* borrowed: the monitor's upload list owns it */
 	/* wait */
+	bool late_commit_ok; /* a stdin upload ended before its commit came */
 	bool waiting;
 	char wait_id[33];
 	time_t wait_deadline;

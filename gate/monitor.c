@@ -43,6 +43,14 @@ int monitor_record(struct monitor *m, const char *event, const char *transfer,
 	json_t *rec = NULL;
 	int r;
 
+	/* Only gate_stopped has no details: a NULL here is a json_pack that
+	 * failed (invalid UTF-8 from a child, out of memory), and a record
+	 * without its details would not replay. */
+	if (!details && strcmp(event, "gate_stopped") != 0) {
+		log_err("record \"%s\" has no details (invalid text or out of memory); the change does not take effect",
+			event);
+		return -EINVAL;
+	}
 	r = audit_append(m->audit, event, transfer, actor, details, NULL, &rec);
 	if (r < 0) {
 		log_err("cannot append \"%s\" to the audit log: %s; the change does not take effect",
@@ -147,6 +155,7 @@ static int child_flush(struct monitor *m, struct child *c)
 		c->outq = o->next;
 		if (!c->outq)
 			c->outq_tail = &c->outq;
+		c->outq_bytes -= o->len;
 		closep(&o->fd);
 		free(o);
 	}
@@ -157,7 +166,14 @@ static int child_flush(struct monitor *m, struct child *c)
 
 int child_send(struct monitor *m, struct child *c, const void *buf, size_t len, int fd)
 {
-	struct outmsg *o = malloc(sizeof(*o) + len);
+	struct outmsg *o;
+
+	/* A child that stops reading must not grow the monitor without bound. */
+	if (c->outq_bytes + len > CHILD_OUTQ_MAX) {
+		closep(&fd);
+		return -ENOBUFS;
+	}
+	o = malloc(sizeof(*o) + len);
 
 	if (!o) {
 		closep(&fd);
@@ -169,6 +185,7 @@ int child_send(struct monitor *m, struct child *c, const void *buf, size_t len, 
 	memcpy(o->data, buf, len);
 	*c->outq_tail = o;
 	c->outq_tail = &o->next;
+	c->outq_bytes += len;
 	return child_flush(m, c);
 }
 

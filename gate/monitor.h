@@ -34,6 +34,8 @@ struct upload {
 	bool from_stdin;
 	bool committed;            /* stdin: the client confirmed the end */
 	uint64_t commit_bytes;
+	time_t commit_deadline;    /* stdin: stream ended, commit due by then */
+	bool commit_overdue;
 	const char *limit_name;    /* which limit `limit` came from */
 	struct upload *next;
 };

@@ -204,13 +204,25 @@ void requests_upload_try_finish(struct monitor *m, struct upload *u)
 
 	if (!atomic_load(&u->job.done))
 		return; /* the thread reports through job_fd */
-	/* A stdin upload is whole only once the client confirmed its length. */
-	if (u->child && u->from_stdin && !u->committed && u->job.error == 0)
+	/* A stdin upload is whole only once the client confirmed its length;
+	 * it gets upload_idle_timeout to do so after the stream ended. */
+	if (u->child && u->from_stdin && !u->committed && u->job.error == 0 && !u->commit_overdue) {
+		if (!u->commit_deadline)
+			u->commit_deadline = time(NULL) + (time_t)m->cfg->upload_idle_timeout;
 		return;
+	}
 
 	upload_unlink(m, u);
 	spool_job_finish(&u->job);
-	if (!u->child) {
+	/* Its commit may still be on its way: not a violation when it comes. */
+	if (u->child && u->from_stdin && !u->committed)
+		u->child->late_commit_ok = true;
+	if (u->commit_overdue) {
+		snprintf(text, sizeof(text),
+			 "the client did not confirm the end of the stream within %llu s (upload_idle_timeout); nothing was stored",
+			 (unsigned long long)m->cfg->upload_idle_timeout);
+		upload_abort(m, u, "timeout", text);
+	} else if (!u->child) {
 		upload_abort(m, u, "cancelled", "the requester's session ended before the upload completed");
 	} else {
 		switch (u->job.error) {
@@ -264,6 +276,14 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		child_violation(m, c, "submit without a file descriptor");
 		return;
 	}
+	/* The session checked the client's JSON; a child that sends invalid
+	 * UTF-8 anyway is not a session we started. */
+	json_t *utf8 = json_string(reason);
+	if (!utf8) {
+		child_violation(m, c, "submit reason is not valid UTF-8");
+		return;
+	}
+	json_decref(utf8);
 	int fl = fcntl(src, F_GETFL);
 	if (fstat(src, &st) < 0 || fl < 0 || (fl & O_ACCMODE) == O_WRONLY ||
 	    !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
@@ -680,6 +700,16 @@ void requests_dispatch(struct monitor *m, struct child *c, uint8_t *buf, size_t 
 		child_violation(m, c, "malformed message header (%zu bytes)", len);
 		return;
 	}
+	/* One commit that crossed the answer to its failed upload. */
+	if (type == MSG_COMMIT && c->state == CHILD_IDLE && c->late_commit_ok && fd < 0) {
+		c->late_commit_ok = false;
+		uint64_t ignored;
+		if (msg_get_u64(&mb, &ignored) < 0 || msg_end(&mb) < 0)
+			child_violation(m, c, "malformed commit");
+		return;
+	}
+	if (type != MSG_COMMIT)
+		c->late_commit_ok = false;
 	for (size_t i = 0; i < ELEMENTSOF(requests); i++) {
 		if (requests[i].type != type)
 			continue;
@@ -732,6 +762,13 @@ void requests_tick(struct monitor *m, time_t now)
 {
 	static uint8_t buf[64];
 
+	for (struct upload *u = m->uploads, *next; u; u = next) {
+		next = u->next;
+		if (u->commit_deadline && now >= u->commit_deadline && !u->committed) {
+			u->commit_overdue = true;
+			requests_upload_try_finish(m, u);
+		}
+	}
 	for (struct upload *u = m->uploads; u; u = u->next) {
 		struct msgbuf mb;
 		if (!u->child)

@@ -419,6 +419,9 @@ static const struct sc_rule scanner_rules[] = {
 	RULE_ALLOW(exit_group),
 	/* closing fds it already holds (it cannot get new ones) */
 	RULE_ALLOW(close),
+	/* glibc's qsort asks sysinfo (physical memory) before sorting many
+	 * findings and copes with a failure: no need to reveal it */
+	RULE_ERRNO(sysinfo, ENOSYS),
 #if DUMPGATE_SANITIZED
 	/* Sanitizer build only: ASan reads the alternate signal stack
 	 * before every noreturn call (__asan_handle_no_return, e.g. before

@@ -25,6 +25,8 @@
 #include "util.h"
 
 #define MAX_SCANS 2          /* transfers scanned at once */
+#define RECORD_FINDINGS 200  /* findings kept in a `scanned` record */
+#define READ_PER_EVENT (64 * 1024) /* scanner output read per loop event */
 #define LINE_MAX_BYTES SCANPROTO_MAX_LINE
 
 static const char *const pass_names[2] = { "raw", "decoded" };
@@ -105,10 +107,13 @@ static struct scan_job *job_find(struct monitor *m, const char *id)
 /* Between fork and exec: async-signal-safe calls only.  Order: namespaces
  * (need CAP_SYS_ADMIN), rlimits, then ids, no_new_privs and the bounding
  * set (sandbox_drop_to); the scanner installs seccomp itself, last. */
-static _Noreturn void exec_scanner(const struct monitor *m, const struct profile *p, int artifact, int out,
+struct scan_args {
+	char threads[16], bsize[32], bratio[32];
+};
+
+static _Noreturn void exec_scanner(const struct monitor *m, const struct scan_args *sa, int artifact, int out,
 				   int idx, pid_t parent)
 {
-	char threads[16], bsize[32], bratio[32];
 	const char *argv[12];
 	int a = 0;
 	sigset_t none;
@@ -146,19 +151,16 @@ static _Noreturn void exec_scanner(const struct monitor *m, const struct profile
 	if (sandbox_drop_to(m->scan_uid, m->scan_gid, parent) < 0)
 		_exit(126);
 
-	snprintf(threads, sizeof(threads), "%u", idx == 0 ? m->cfg->scan_threads : 1);
-	snprintf(bsize, sizeof(bsize), "%llu", (unsigned long long)p->bomb_max_size);
-	snprintf(bratio, sizeof(bratio), "%llu", (unsigned long long)p->bomb_max_ratio);
 	argv[a++] = "dumpgate-scan";
 	argv[a++] = "--gate";
 	argv[a++] = "--pass";
 	argv[a++] = pass_names[idx];
 	argv[a++] = "--threads";
-	argv[a++] = threads;
+	argv[a++] = sa->threads;
 	argv[a++] = "--bomb-max-size";
-	argv[a++] = bsize;
+	argv[a++] = sa->bsize;
 	argv[a++] = "--bomb-max-ratio";
-	argv[a++] = bratio;
+	argv[a++] = sa->bratio;
 	argv[a] = NULL;
 #if DUMPGATE_SANITIZED
 	static char *const envp[] = { "ASAN_OPTIONS=detect_leaks=0", "UBSAN_OPTIONS=halt_on_error=1", NULL };
@@ -183,6 +185,11 @@ static int start_pass(struct monitor *m, struct scan_job *j, const struct profil
 		return r;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
+	/* formatted before fork: the child may only make async-signal-safe calls */
+	struct scan_args sa;
+	snprintf(sa.threads, sizeof(sa.threads), "%u", idx == 0 ? m->cfg->scan_threads : 1);
+	snprintf(sa.bsize, sizeof(sa.bsize), "%llu", (unsigned long long)p->bomb_max_size);
+	snprintf(sa.bratio, sizeof(sa.bratio), "%llu", (unsigned long long)p->bomb_max_ratio);
 	pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -191,7 +198,7 @@ static int start_pass(struct monitor *m, struct scan_job *j, const struct profil
 		return -e;
 	}
 	if (pid == 0)
-		exec_scanner(m, p, artifact, pfd[1], idx, parent);
+		exec_scanner(m, &sa, artifact, pfd[1], idx, parent);
 	close(pfd[1]);
 	sp->pid = pid;
 	sp->fd = pfd[0];
@@ -347,8 +354,9 @@ void scanrun_event(struct monitor *m, uint64_t serial)
 static void pass_read(struct monitor *m, struct scan_pass *p)
 {
 	struct scan_job *j = p->job;
+	size_t budget = READ_PER_EVENT; /* then back to the loop: epoll comes again */
 
-	for (;;) {
+	for (; budget > 0;) {
 		ssize_t n = read(p->fd, p->buf + p->len, LINE_MAX_BYTES + 1 - p->len);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -366,6 +374,7 @@ static void pass_read(struct monitor *m, struct scan_pass *p)
 			return;
 		}
 		p->len += (size_t)n;
+		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
 		char *nl;
 		size_t start = 0;
 		while ((nl = memchr(p->buf + start, '\n', p->len - start))) {
@@ -410,12 +419,14 @@ static const char *pass_failure(const struct scan_job *j, const struct scan_pass
 			 : WTERMSIG(st) == SIGXCPU ? " (CPU time limit)"
 						   : "");
 	else if (!WIFEXITED(st) || WEXITSTATUS(st) > 1) {
+		/* Its own error text stays in the gate's log: a scanner that
+		 * parsed hostile bytes must not choose what the requester reads. */
 		const char *e = p->summary ? json_string_value(json_object_get(p->summary, "error")) : NULL;
-		if (e)
-			snprintf(buf, n, "the %s scanner failed: %s", pass, e);
-		else
-			snprintf(buf, n, "the %s scanner failed (exit status %d)", pass,
-				 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		if (e) {
+			_cleanup_free_ char *esc = str_escape(e, 300);
+			log_warn("transfer %s: the %s scanner reported: %s", j->id, pass, esc ? esc : "?");
+		}
+		snprintf(buf, n, "the %s scanner failed (exit status %d)", pass, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	} else if (!p->summary)
 		snprintf(buf, n, "the %s scanner ended without a summary", pass);
 	else if (strcmp(json_string_value(json_object_get(p->summary, "sha256")), j->sha256) != 0 ||
@@ -481,6 +492,7 @@ static void try_finish(struct monitor *m, struct scan_job *j)
 
 	p = config_profile(m->cfg, t->profile);
 	json_t *all = json_array();
+	size_t total = 0;
 	for (int i = 0; i < 2; i++) {
 		size_t k;
 		json_t *f;
@@ -488,9 +500,14 @@ static void try_finish(struct monitor *m, struct scan_job *j)
 		{
 			bool allowed = p && allowlisted(p, f);
 			json_object_set_new(f, "allowed", json_boolean(allowed));
+			/* the monitor names the file: no scanner-chosen text */
+			json_object_set_new(f, "file", json_string("artifact"));
 			if (!allowed && (!p || (p->block & SEV_MASK(severity_of(f)))))
 				blocked = true;
-			json_array_append(all, f);
+			/* The verdict counts every finding; the record keeps the
+			 * first RECORD_FINDINGS so it stays well under a log line. */
+			if (total++ < RECORD_FINDINGS)
+				json_array_append(all, f);
 		}
 	}
 	json_t *passes = json_object();
@@ -498,14 +515,18 @@ static void try_finish(struct monitor *m, struct scan_job *j)
 		json_object_set_new(passes, pass_names[i],
 				    json_pack("{s:O, s:O}", "bytes", json_object_get(j->pass[i].summary, "bytes"),
 					      "seconds", json_object_get(j->pass[i].summary, "seconds")));
-	json_t *d = json_pack("{s:s, s:o, s:o}", "verdict", blocked ? "blocked" : "clean", "findings", all,
-			      "passes", passes);
-	size_t nf = json_array_size(all);
+	json_t *d = json_pack("{s:s, s:o, s:I, s:o}", "verdict", blocked ? "blocked" : "clean", "findings", all,
+			      "findings_total", (json_int_t)total, "passes", passes);
 	job_free(m, j);
-	if (monitor_record(m, "scanned", id, NULL, d) == 0)
-		log_info("transfer %s scanned: %s, %zu finding%s", id, blocked ? "blocked" : "clean", nf,
-			 nf == 1 ? "" : "s");
+	int r = monitor_record(m, "scanned", id, NULL, d);
 	json_decref(d);
+	if (r == 0)
+		log_info("transfer %s scanned: %s, %zu finding%s", id, blocked ? "blocked" : "clean", total,
+			 total == 1 ? "" : "s");
+	else if (r == -E2BIG || r == -EINVAL)
+		/* A result that cannot be recorded must not be rescanned for
+		 * ever: the transfer fails (closed). */
+		fail_transfer(m, id, "the scan result could not be recorded");
 	scanrun_schedule(m);
 }
 

@@ -151,6 +151,23 @@ attack "(f) MSG_SHOW string length beyond the message" "malformed show" \
 big=$(head -c $((65601 - 12)) /dev/zero | od -An -tx1 -v | tr -d ' \n')
 attack "(g) datagram of MSG_MAX+1 bytes" "unreadable message" \
   "TEXT M$(u32 $MSG_LIST)$(u32 $((65601 - 8)))$(u32 $((65601 - 12)))$big"
+# (i) a reason that is not UTF-8 (the real session refuses it; a
+# compromised one sends it): the session ends, nothing is recorded but the
+# violation, and the gate keeps running and restarts (it used to abort on
+# the record and then refuse to replay it).
+attack "(i) MSG_SUBMIT whose reason is not UTF-8" "submit reason is not valid UTF-8" \
+  "TEXT P$(msg 1 "$(str crashdump)$(u32 4)626164ff$(str x)$(u32 1)")"
+gate_stop
+# (gate_start's readiness probe speaks the real protocol, not the relay's)
+"$T/bin/dumpgated" --config "$CONF" --foreground 2>>"$T/gated.log" &
+GATE_PID=$!
+for _ in $(seq 1 100); do
+  [ -S "$SOCK" ] && relay_list dg-admin >/dev/null 2>&1 && break
+  sleep 0.1
+done
+kill -0 "$GATE_PID" 2>/dev/null && relay_list dg-admin >/dev/null 2>&1
+ok $? "(i) the gate restarts after it: its log replays"
+
 # (h) needs a request the monitor holds.  Connection A (dg-alice) starts an
 # upload from a pipe the relay never writes to ("P"): the transfer stays
 # `submitted` and a wait on it from connection B is outstanding.

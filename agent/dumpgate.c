@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "client.h"
+#include "verify.h"
 #include "dg-config.h"
 #include "proto.h"
 #include "util.h"
@@ -38,6 +39,7 @@ static const char usage_status[] = "usage: dumpgate [--socket PATH] status\n";
 static const char usage_audit[] = "usage: dumpgate [--socket PATH] audit show [--json]\n"
 				  "       dumpgate [--socket PATH] audit verify [PATH]\n";
 
+static const char usage_verify[] = "usage: dumpgate verify-release DIR [--key PUBFILE]\n";
 static const char usage_short[] = "usage: dumpgate [--socket PATH] COMMAND [ARGS]\n";
 static const char usage_text[] =
 	"usage: dumpgate [--socket PATH] COMMAND [ARGS]\n"
@@ -57,6 +59,10 @@ static const char usage_text[] =
 	"  audit show [--json]   print the audit log\n"
 	"  audit verify [PATH]   verify the audit log's hash chain (fetched from the\n"
 	"                        gate, or read from PATH)\n"
+	"  verify-release DIR [--key PUBFILE]\n"
+	"                        check a release directory (file, manifest and its\n"
+	"                        signature) with the gate's public key (default\n"
+	"                        " VERIFY_DEFAULT_KEY "); needs no gate\n"
 	"\n"
 	"ID is the 32-character transfer id or a unique prefix of it (6+ characters).\n"
 	"\n"
@@ -832,6 +838,39 @@ static int cmd_audit(const char *sockpath, int argc, char **argv)
 	return 0;
 }
 
+/* On the debugging side: no gate, no socket; the gate's public key. */
+static int cmd_verify_release(const char *sockpath, int argc, char **argv)
+{
+	static const struct option lo[] = { { "key", required_argument, NULL, 'k' },
+					    { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	const char *key = NULL;
+	char why[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			key = optarg;
+			break;
+		case 'h':
+			fputs(usage_verify, stdout);
+			return 0;
+		default:
+			return opt_error(c, argv, usage_verify);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error(usage_verify, "verify-release needs exactly one directory");
+	if (verify_release(argv[optind], key, why, sizeof(why)) < 0) {
+		_cleanup_free_ char *e = str_escape(why, sizeof(why));
+		fprintf(stderr, "dumpgate: release %s FAILED verification: %s\n", argv[optind], e ? e : why);
+		return 1;
+	}
+	printf("release verified: file, manifest and signature match the gate's key\n");
+	return 0;
+}
+
 /* ---- main */
 
 static const struct {
@@ -840,7 +879,7 @@ static const struct {
 } commands[] = {
 	{ "submit", cmd_submit }, { "list", cmd_list },	    { "show", cmd_show },
 	{ "wait", cmd_wait },	  { "withdraw", cmd_withdraw }, { "status", cmd_status },
-	{ "audit", cmd_audit },
+	{ "audit", cmd_audit },	  { "verify-release", cmd_verify_release },
 };
 
 /* fds 0-2 must be open, or a pipe or socket could take their place. */

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static int tap_n, tap_failed;
 
@@ -26,12 +27,21 @@ __attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char
 
 __attribute__((format(printf, 1, 2), unused)) static void diag(const char *fmt, ...)
 {
+	char buf[8192];
 	va_list ap;
-	printf("# ");
+
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	printf("\n");
+	/* every line of a diagnostic is a TAP comment */
+	for (char *line = buf, *nl; line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (nl || *line)
+			printf("# %s\n", line);
+	}
+	fflush(stdout);
 }
 
 __attribute__((unused)) static int tap_done(void)

@@ -6,6 +6,7 @@
  * requests.c; anything unexpected ends the child.  The client's identity
  * comes from SO_PEERCRED read here, never from the child.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -84,6 +85,51 @@ static int replay_cb(json_t *record, void *userdata)
 	return r;
 }
 
+static int remove_orphans(struct monitor *m)
+{
+	int dfd = dup(m->spool_dirfd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		closep(&dfd);
+		log_err("cannot read the spool directory: %s", strerror(errno));
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		char id[33];
+		const struct transfer *t;
+		size_t n = strlen(de->d_name);
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* <id> is kept when its transfer is stored (or later) and not
+		 * purged; <id>.part never survives a restart */
+		t = NULL;
+		bool part = n == 37 && strcmp(de->d_name + 32, ".part") == 0;
+		if (n != 32 && !part)
+			continue; /* not a name the gate makes: never touched */
+		memcpy(id, de->d_name, 32);
+		id[32] = '\0';
+		if (!transfer_id_valid(id))
+			continue;
+		t = part ? NULL : transfer_find(&m->table, id);
+		if (t && (t->state == TS_SUBMITTED || t->purged))
+			t = NULL;
+		if (t)
+			continue;
+		_cleanup_free_ char *esc = str_escape(de->d_name, 64);
+		if (unlinkat(m->spool_dirfd, de->d_name, 0) < 0)
+			log_warn("cannot remove %s from the spool: %s", esc ? esc : "?", strerror(errno));
+		else
+			log_info("removed %s from the spool: no transfer owns it", esc ? esc : "?");
+	}
+	closedir(d);
+	fsync(m->spool_dirfd);
+	return 0;
+}
+
 int monitor_recover(struct monitor *m)
 {
 	int r;
@@ -124,6 +170,12 @@ int monitor_recover(struct monitor *m)
 	for (size_t i = 0; i < m->table.n; i++)
 		if (m->table.v[i]->purged)
 			spool_remove(m->spool_dirfd, m->table.v[i]->id);
+
+	/* Anything else in the spool that no live transfer owns was left by a
+	 * crash between creating a file and recording its intent (I6). */
+	r = remove_orphans(m);
+	if (r < 0)
+		return r;
 
 	json_t *d = json_pack("{s:s, s:i, s:i}", "version", DUMPGATE_VERSION, "pid", (int)getpid(),
 			      "profiles", (int)m->cfg->n_profiles);

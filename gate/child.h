@@ -46,6 +46,7 @@ struct child {
 	bool is_admin, is_auditor;
 
 	enum child_state state;
+	time_t idle_since; /* when it last became idle (accept, an answer) */
 	struct outmsg *outq, **outq_tail;
 	size_t outq_bytes;
 	bool want_out;

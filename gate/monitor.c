@@ -264,6 +264,7 @@ void child_result(struct monitor *m, struct child *c, json_t *obj)
 		return;
 	}
 	c->state = CHILD_IDLE;
+	c->idle_since = time(NULL);
 	c->waiting = false;
 	if (child_send(m, c, buf, (size_t)len, -1) < 0)
 		child_drop(m, c);
@@ -508,6 +509,7 @@ static void accept_client(struct monitor *m)
 	c->gid = cred.gid;
 	c->outq_tail = &c->outq;
 	c->state = CHILD_IDLE;
+	c->idle_since = time(NULL);
 	r = resolve_identity(c);
 	if (r < 0) {
 		log_warn("refusing uid %u: %s", (unsigned)cred.uid,

@@ -781,6 +781,14 @@ void requests_tick(struct monitor *m, time_t now)
 	}
 	for (struct child *c = m->children, *next; c; c = next) {
 		next = c->next;
+		/* A connection that asks nothing holds a slot of the account's
+		 * and the gate's connection limits: end it. */
+		if (c->state == CHILD_IDLE && now - c->idle_since >= (time_t)m->cfg->session_idle_timeout) {
+			log_info("session %d (account %s): no request for %llu s (session_idle_timeout); ending it",
+				 (int)c->pid, c->account, (unsigned long long)m->cfg->session_idle_timeout);
+			child_drop(m, c);
+			continue;
+		}
 		if (c->waiting && now >= c->wait_deadline) {
 			struct transfer *t = transfer_find(&m->table, c->wait_id);
 			if (t)

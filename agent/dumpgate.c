@@ -882,22 +882,6 @@ static const struct {
 	{ "audit", cmd_audit },	  { "verify-release", cmd_verify_release },
 };
 
-/* fds 0-2 must be open, or a pipe or socket could take their place. */
-static int ensure_std_fds(void)
-{
-	for (int i = 0; i <= 2; i++) {
-		if (fcntl(i, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		/* No O_CLOEXEC: this stands in for a standard fd. */
-		int fd = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
-		if (fd < 0)
-			return -errno;
-		if (fd != i)
-			return -EBADF;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "socket", required_argument, NULL, 's' },

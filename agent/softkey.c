@@ -896,23 +896,6 @@ static int cmd_show(int argc, char **argv)
 	return 0;
 }
 
-/* fds 0-2 must be open: otherwise the state file could become fd 1 and an
- * OTP or a key be written into it. */
-static int ensure_std_fds(void)
-{
-	for (int i = 0; i <= 2; i++) {
-		if (fcntl(i, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		/* No O_CLOEXEC: this stands in for a standard fd. */
-		int fd = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
-		if (fd < 0)
-			return -errno;
-		if (fd != i)
-			return -EBADF;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "help", no_argument, NULL, 'h' },

@@ -380,6 +380,9 @@ int main(int argc, char **argv)
 		.state_dirfd = -1, .spool_dirfd = -1, .lock_fd = -1, .listen_fd = -1,
 		.epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .job_fd = -1,
 	};
+	/* Before any open: a closed stderr must not become the audit log. */
+	if (ensure_std_fds() < 0)
+		return 1;
 	int rc = run(&m, argc, argv);
 
 	/* One place frees what run() built, whichever way it returned. */

@@ -451,3 +451,18 @@ void sha256_hex(const void *data, size_t n, char out[static 65])
 		abort();
 	hex_encode(md, 32, out);
 }
+
+int ensure_std_fds(void)
+{
+	for (int i = 0; i <= 2; i++) {
+		if (fcntl(i, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* No O_CLOEXEC: this stands in for a standard fd. */
+		int fd = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+		if (fd < 0)
+			return -errno;
+		if (fd != i)
+			return -EBADF;
+	}
+	return 0;
+}

@@ -80,6 +80,10 @@ int parse_duration(const char *s, uint64_t *ret_seconds);
 int parse_uint(const char *s, uint64_t max, uint64_t *ret);
 
 /* ---- misc */
+/* Open /dev/null on any of fds 0-2 that is closed, so that a file or
+ * socket opened later cannot take a standard fd's place (and get an OTP,
+ * a key or a log line written into it).  Call first in main(). */
+int ensure_std_fds(void);
 int random_bytes(void *buf, size_t n);
 /* "2026-11-28T16:15:20Z"; buf >= 32 bytes */
 void format_time(time_t t, char buf[static 32]);

@@ -22,6 +22,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
+
+#include "fuzz-file.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,30 +250,11 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return builtin_corpus(150);
 	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		uint8_t *buf = NULL;
-		size_t n = 0, cap = 0;
+		size_t n = 0;
+		uint8_t *buf = fuzz_read_file("fuzz-der", argv[i], &n);
 
-		if (!f) {
-			fprintf(stderr, "fuzz-der: %s: %s\n", argv[i], strerror(errno));
+		if (!buf)
 			return 1;
-		}
-		for (;;) {
-			if (n == cap) {
-				uint8_t *q = realloc(buf, cap ? cap * 2 : 65536);
-
-				if (!q)
-					abort();
-				buf = q;
-				cap = cap ? cap * 2 : 65536;
-			}
-			size_t got = fread(buf + n, 1, cap - n, f);
-
-			if (got == 0)
-				break;
-			n += got;
-		}
-		fclose(f);
 		printf("fuzz-der: %s: %u findings\n", argv[i], run_one(buf, n));
 		free(buf);
 	}

@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "fuzz-file.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,26 +274,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 #else
 static int run_file(const char *path)
 {
-	FILE *fp = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0, got;
+	size_t n = 0;
+	uint8_t *buf = fuzz_read_file("fuzz-openssh", path, &n);
 
-	if (!fp) {
-		fprintf(stderr, "fuzz-openssh: %s: %s\n", path, strerror(errno));
+	if (!buf)
 		return 1;
-	}
-	do {
-		if (n == cap) {
-			uint8_t *nb = realloc(buf, cap ? cap * 2 : 65536);
-			if (!nb)
-				abort();
-			buf = nb;
-			cap = cap ? cap * 2 : 65536;
-		}
-		got = fread(buf + n, 1, cap - n, fp);
-		n += got;
-	} while (got > 0);
-	fclose(fp);
 	LLVMFuzzerTestOneInput(buf, n);
 	free(buf);
 	return 0;

@@ -22,24 +22,12 @@ gate_init
 # A long scan: zstd frames of 64 MiB of zeros (~2 KiB each) keep the
 # decoding pass busy for seconds; PEM-looking text after them (trailing
 # data to the decoder, which is a finding) keeps the raw pass busy too.
-write_profile long <<'P'
-[profile]
-requesters = @dg-engineers
-approvers = @dg-approvers
-approvals = 1
-max_size = 1G
-types = zstd
-expiry = 1h
-retention = 1d
-bomb_max_size = 16G
-bomb_max_ratio = 1000000
-P
+long_scan_profile
 gate_start || bail "dumpgated did not start"
 
 F=$T/files
-head -c 64M /dev/zero | zstd -1 -q -c > "$F/frame.zst"
-for _ in $(seq 1 48); do cat "$F/frame.zst"; done > "$F/zeros.zst"          # 3 GiB decoded, clean
-{ cat "$F/zeros.zst"; yes -- '-----BEGIN RSA PRIVATE KEY-----' | head -c 128M; } > "$F/both.zst"
+long_scan_artifact "$F/zeros.zst"                          # 10 GiB decoded, clean
+long_scan_artifact "$F/both.zst" tail
 seq 1 100000 > "$F/small.txt"
 chmod 644 "$F"/*
 
@@ -123,7 +111,7 @@ EXTRA_LIMITS="scan_timeout = 1s" write_config
 gate_start || bail "dumpgated did not start with scan_timeout = 1s"
 id=$(submit long "$F/zeros.zst")
 SECONDS=0
-is "$(final "$id")" "11 failed" "(b) with scan_timeout = 1s a 3 GiB decode fails"
+is "$(final "$id")" "11 failed" "(b) with scan_timeout = 1s a 10 GiB decode fails"
 like "$(reason "$id")" 'did not finish within the limit scan_timeout' "(b) the reason names scan_timeout"
 ok "$([ $SECONDS -le 10 ]; echo $?)" "(b) the monitor ended it promptly (${SECONDS} s)"
 is "$(pgrep -P "$GATE_PID" -f dumpgate-scan | wc -l)" 0 "(b) no scanner is left running"

@@ -24,25 +24,11 @@ gate_init
 # Long scans for both passes: the decoding pass inflates zstd frames of
 # zeros (64 MiB each from ~2 KiB), the raw pass works through PEM-looking
 # text appended after them (which the decoder reports as trailing data).
-write_profile long <<'P'
-[profile]
-requesters = @dg-engineers
-approvers = @dg-approvers
-approvals = 1
-max_size = 1G
-types = zstd
-expiry = 1h
-retention = 1d
-bomb_max_size = 16G
-bomb_max_ratio = 1000000
-P
+long_scan_profile
 gate_start || bail "dumpgated did not start"
 
 F=$T/files
-head -c 64M /dev/zero | zstd -1 -q -c > "$F/frame.zst"
-for _ in $(seq 1 48); do cat "$F/frame.zst"; done > "$F/long.zst"
-yes -- '-----BEGIN RSA PRIVATE KEY-----' | head -c 128M >> "$F/long.zst"
-chmod 644 "$F/long.zst"
+long_scan_artifact "$F/long.zst" tail
 
 SCAN_UID=$(id -u dumpgate-scan)
 SCAN_GID=$(id -g dumpgate-scan)

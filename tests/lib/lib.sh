@@ -209,3 +209,35 @@ settle_one() {
   done
   echo "$s"
 }
+
+# long_scan_profile: a profile "long" whose scans last seconds (zstd with
+# bomb limits high enough for gigabytes of zeros); long_scan_artifact PATH
+# [TAIL]: zstd frames of 64 MiB of zeros (10 GiB decoded: seconds even on
+# an idle machine, where 3 GiB decoded in about 1 s), followed by
+# 128 MiB of PEM-looking text when TAIL is "tail" (the raw pass works
+# through it; the decoder reports it as trailing data).
+long_scan_profile() {
+  write_profile long <<'P'
+[profile]
+requesters = @dg-engineers
+approvers = @dg-approvers
+approvals = 1
+max_size = 1G
+types = zstd
+expiry = 1h
+retention = 1d
+bomb_max_size = 16G
+bomb_max_ratio = 1000000
+P
+}
+long_scan_artifact() {
+  local out=$1 frame
+  frame=$(mktemp "$T/frame.XXXXXX")
+  head -c 64M /dev/zero | zstd -1 -q -c > "$frame"
+  for _ in $(seq 1 160); do cat "$frame"; done > "$out"
+  rm -f "$frame"
+  if [ "${2:-}" = tail ]; then
+    yes -- '-----BEGIN RSA PRIVATE KEY-----' | head -c 128M >> "$out"
+  fi
+  chmod 644 "$out"
+}

@@ -27,6 +27,7 @@ struct kaudit {
 struct status_reply {
 	bool seen;
 	uint32_t enabled;
+	uint32_t pid; /* the registered audit daemon, 0 when none */
 };
 
 static int status_cb(const struct nlmsghdr *nlh, void *data)
@@ -37,6 +38,7 @@ static int status_cb(const struct nlmsghdr *nlh, void *data)
 		const struct audit_status *s = mnl_nlmsg_get_payload(nlh);
 		st->seen = true;
 		st->enabled = s->enabled;
+		st->pid = s->pid;
 		return MNL_CB_STOP;
 	}
 	return MNL_CB_OK;
@@ -100,6 +102,14 @@ int kaudit_open(struct kaudit **ret, const char **ret_error)
 	}
 	if (st.enabled == 0) {
 		*ret_error = "kernel auditing is disabled, so the kernel would drop every record "
+			     "(start auditd, or set kernel_audit = off)";
+		kaudit_close(k);
+		return -ENOTCONN;
+	}
+	if (st.pid == 0) {
+		/* the kernel then prints records to its ring buffer, rate-limited,
+		 * where they are lost: that is not a trail */
+		*ret_error = "kernel auditing is enabled but no audit daemon collects its records "
 			     "(start auditd, or set kernel_audit = off)";
 		kaudit_close(k);
 		return -ENOTCONN;

@@ -5,6 +5,7 @@
 source "$DG_SRC/tests/lib/lib.sh"
 require_root
 command -v ausearch >/dev/null || bail "ausearch missing (auditd package)"
+auditctl -s 2>/dev/null | grep -q "^pid 0$" && bail "no audit daemon collects the kernel records: scripts/test starts auditd"
 [ "$(auditctl -s 2>/dev/null | awk '/^enabled/ {print $2}')" = 1 ] ||
   bail "kernel auditing is disabled: scripts/test starts auditd"
 

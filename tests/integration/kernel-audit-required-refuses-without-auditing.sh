@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# SERIAL: switches kernel auditing off machine-wide for a moment (restored
-# in a trap).  With kernel_audit = required the gate refuses to start when
-# the kernel would drop its records; with auditing on it starts.
+# SERIAL: switches kernel auditing off machine-wide for a moment, and stops
+# auditd for a moment (both restored in a trap).  With kernel_audit =
+# required the gate refuses to start when the kernel would drop its records
+# or when no audit daemon collects them; with both in place it starts.
 source "$DG_SRC/tests/lib/lib.sh"
 require_root
 command -v auditctl >/dev/null || bail "auditctl missing (auditd package)"
 was=$(auditctl -s 2>/dev/null | awk '/^enabled/ {print $2}')
 [ "$was" = 1 ] || bail "kernel auditing is disabled: scripts/test starts auditd"
 on_exit "auditctl -e $was >/dev/null 2>&1"
+on_exit "bash '$DG_SRC/scripts/auditd-up' >/dev/null"
 
 gate_init
 auditctl -e 0 >/dev/null
@@ -19,6 +21,18 @@ like "$out" "kernel_audit = required: kernel auditing is disabled" "the message 
 ok $? "nothing answers on its socket"
 is "$(cat "$T/state/audit.log" 2>/dev/null | grep -c '"event":"gate_started"')" 0 "it recorded no start"
 
+
+# Auditing enabled but no daemon: the kernel prints records to its ring
+# buffer, rate-limited, where they are lost.
+pkill -TERM -x auditd
+for _ in $(seq 1 100); do pgrep -x auditd >/dev/null || break; sleep 0.1; done
+! pgrep -x auditd >/dev/null && auditctl -s | grep -q '^pid 0$' || bail "auditd did not stop"
+auditctl -e 1 >/dev/null
+out=$(timeout 20 "$T/bin/dumpgated" --config "$CONF" --foreground 2>&1); rc=$?
+bash "$DG_SRC/scripts/auditd-up" >/dev/null || bail "auditd did not come back"
+is "$rc" 1 "with auditing enabled but no audit daemon a required gate refuses to start"
+like "$out" "no audit daemon collects its records" "the message says no daemon collects the records"
+
 gate_start
-ok $? "with auditing enabled the same gate starts"
+ok $? "with auditing enabled and auditd collecting the same gate starts"
 done_testing

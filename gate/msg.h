@@ -26,7 +26,13 @@ enum msg_type {
 	MSG_STATUS,     /* (empty) */
 	MSG_COMMIT,     /* u64 bytes: the client wrote this many bytes to a stdin
 	                 * submit's pipe and closed it; only during that submit */
-	MSG_REQ_LAST = MSG_COMMIT,
+	MSG_APPROVE,       /* str id, str sha256, str otp, u32 interactive (0|1) */
+	MSG_DENY,          /* str id, str reason */
+	MSG_TOKEN_ENROLL,  /* str account, str public_id ("" = none), u32 has_key (0|1), bytes[16] aes_key (zeros when !has_key) */
+	MSG_TOKEN_CONFIRM, /* str otp */
+	MSG_TOKEN_LIST,    /* (empty) */
+	MSG_TOKEN_REVOKE,  /* str public_id */
+	MSG_REQ_LAST = MSG_TOKEN_REVOKE,
 
 	/* monitor -> session */
 	MSG_PROGRESS = 100, /* u64 bytes copied so far */

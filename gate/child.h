@@ -56,12 +56,17 @@ struct child {
 	bool waiting;
 	char wait_id[33];
 	time_t wait_deadline;
+	/* token enroll: the enrolment waiting for its proof OTP (approve.c) */
+	struct enrolment *enrol;
 };
 
 /* Queue a datagram (and optional fd, ownership taken) to the child. */
 int child_send(struct monitor *m, struct child *c, const void *buf, size_t len, int fd);
 /* Final answer of an exchange: MSG_RESULT with obj dumped (reference stolen). */
 void child_result(struct monitor *m, struct child *c, json_t *obj);
+/* The same with the JSON text ready; the monitor's copies are wiped once
+ * sent (it may carry a generated token key). */
+void child_result_text(struct monitor *m, struct child *c, const char *text);
 void child_error(struct monitor *m, struct child *c, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* JSON text as MSG_DATA chunks; on failure the child was dropped. */
@@ -80,3 +85,5 @@ void requests_upload_try_finish(struct monitor *m, struct upload *u);
 /* requests.c: a transfer changed: answer waiters; time passed: expire them. */
 void requests_wake_waiters(struct monitor *m, const char *id);
 void requests_tick(struct monitor *m, time_t now);
+/* approve.c: wipe and free a pending enrolment (NULL is fine). */
+void enrolment_free(struct enrolment *e);

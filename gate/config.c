@@ -40,7 +40,7 @@ static const struct {
 	const char *key;
 } future_keys[] = {
 	{ FK_GATE, "signing_key" },
-	{ FK_GATE, "otp_lockout" },          { FK_GATE, "hook" },
+	{ FK_GATE, "hook" },
 	{ FK_PROFILE, "rules" },             { FK_PROFILE, "redact" },
 	{ FK_PROFILE, "allowed_hours" },     { FK_PROFILE, "rate_limit" },
 	{ FK_PROFILE, "yara" },              { FK_PROFILE, "require_provenance" },
@@ -101,6 +101,10 @@ static const struct keydef gate_keys[] = {
 	{ "limits", "session_idle_timeout", V_DURATION, false, G(session_idle_timeout), 1, DAY,
 	  "a duration like 60s", "from 1s to 1d" },
 	{ "limits", "scan_timeout", V_DURATION, false, G(scan_timeout), 1, DAY, "a duration like 5m",
+	  "from 1s to 1d" },
+	{ "limits", "otp_max_failures", V_UINT, false, G(otp_max_failures), 1, 1000, "an integer",
+	  "from 1 to 1000" },
+	{ "limits", "otp_lockout", V_DURATION, false, G(otp_lockout), 1, DAY, "a duration like 15m",
 	  "from 1s to 1d" },
 	{ "limits", "scan_threads", V_UINT, false, G(scan_threads), 1, 64, "an integer", "from 1 to 64" },
 	{ "limits", "scan_memory", V_SIZE, false, G(scan_memory), 64ull * 1024 * 1024, UINT64_MAX,
@@ -960,6 +964,8 @@ int config_load(const char *path, struct gate_config **ret, char **ret_error)
 		.quota_total = 512 * GIB,
 		.upload_idle_timeout = 300,
 		.session_idle_timeout = 60,
+		.otp_max_failures = 5,
+		.otp_lockout = 900,
 		.scan_timeout = 300,
 		.scan_threads = 1,
 		.scan_memory = 4 * GIB,

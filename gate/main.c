@@ -23,6 +23,8 @@
 #include "kaudit.h"
 #include "monitor.h"
 #include "sandbox.h"
+#include "signkey.h"
+#include "tokens.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -320,6 +322,21 @@ static int run(struct monitor *mp, int argc, char **argv)
 		return 1;
 	}
 
+	r = open_private_dir(mp->state_dirfd, TOKENS_DIR, 0700, &mp->tokens_dirfd);
+	if (r < 0) {
+		log_err("%s/%s: %s", mp->cfg->state_dir, TOKENS_DIR,
+			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
+		return 1;
+	}
+	/* Readable by the tool that carries releases to the debugging
+	 * network; written by the monitor only. */
+	r = open_private_dir(AT_FDCWD, mp->cfg->outbox_dir, 0755, &mp->outbox_dirfd);
+	if (r < 0) {
+		log_err("outbox_dir %s: %s", mp->cfg->outbox_dir,
+			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
+		return 1;
+	}
+
 	/* Before anything is appended: a second gate on the same socket
 	 * must leave no trace in this state directory's log. */
 	r = bind_socket(mp);
@@ -332,6 +349,21 @@ static int run(struct monitor *mp, int argc, char **argv)
 	}
 	if (report)
 		log_warn("%s", report);
+	/* Made at the first start (an empty log) and never replaced later:
+	 * every release out there was signed with it. */
+	{
+		_cleanup_free_ char *why = NULL;
+		bool first = audit_last_seq(mp->audit) == 0;
+		r = signkey_load_or_create(mp->state_dirfd, first, &mp->signkey, &why);
+		if (r < 0) {
+			log_err("signing key: %s; refusing to start%s", why ? why : strerror(-r),
+				r == -ENOENT && !first ? " (restore it from backup: a new key would not verify the releases already made)" : "");
+			return 1;
+		}
+		if (first)
+			log_info("created the release signing key %s/%s (public half %s/%s)", mp->cfg->state_dir,
+				 SIGNKEY_PRIVATE_FILE, mp->cfg->state_dir, SIGNKEY_PUBLIC_FILE);
+	}
 	/* Before the monitor drops CAP_AUDIT_CONTROL (the status query needs
 	 * it) and before recovery appends its first record. */
 	if (mp->cfg->kernel_audit) {
@@ -378,6 +410,7 @@ int main(int argc, char **argv)
 {
 	struct monitor m = {
 		.state_dirfd = -1, .spool_dirfd = -1, .lock_fd = -1, .listen_fd = -1,
+		.tokens_dirfd = -1, .outbox_dirfd = -1,
 		.epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .job_fd = -1,
 	};
 	/* Before any open: a closed stderr must not become the audit log. */
@@ -390,6 +423,8 @@ int main(int argc, char **argv)
 		audit_close(m.audit);
 	kaudit_close(m.kaudit);
 	transfer_table_free(&m.table);
+	tokens_free(&m.tokens);
+	EVP_PKEY_free(m.signkey);
 	config_free(m.cfg);
 	return rc;
 }

@@ -27,6 +27,8 @@
 #include "dg-config.h"
 #include "monitor.h"
 #include "proto.h"
+#include "releaserun.h"
+#include "requests.h"
 #include "sandbox.h"
 #include "scanrun.h"
 #include "session.h"
@@ -59,6 +61,8 @@ int monitor_record(struct monitor *m, const char *event, const char *transfer,
 		return r;
 	}
 	r = transfer_apply(&m->table, rec);
+	if (r == 0)
+		r = tokens_apply(&m->tokens, rec);
 	json_decref(rec);
 	if (r < 0) {
 		/* The record is in the log but the table refused it: a bug.
@@ -76,6 +80,8 @@ static int replay_cb(json_t *record, void *userdata)
 	struct monitor *m = userdata;
 	int r = transfer_apply(&m->table, record);
 
+	if (r == 0)
+		r = tokens_apply(&m->tokens, record);
 	if (r < 0) {
 		json_t *seq = json_object_get(record, "seq");
 		json_t *ev = json_object_get(record, "event");
@@ -209,6 +215,8 @@ static int child_flush(struct monitor *m, struct child *c)
 			c->outq_tail = &c->outq;
 		c->outq_bytes -= o->len;
 		closep(&o->fd);
+		/* an answer may carry a generated token key (token enroll) */
+		explicit_bzero(o->data, o->len);
 		free(o);
 	}
 	if ((c->outq != NULL) != c->want_out)
@@ -244,9 +252,6 @@ int child_send(struct monitor *m, struct child *c, const void *buf, size_t len, 
 void child_result(struct monitor *m, struct child *c, json_t *obj)
 {
 	_cleanup_free_ char *text = NULL;
-	static uint8_t buf[MSG_MAX];
-	struct msgbuf mb;
-	int len;
 
 	text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(obj);
@@ -255,6 +260,15 @@ void child_result(struct monitor *m, struct child *c, json_t *obj)
 		child_drop(m, c);
 		return;
 	}
+	child_result_text(m, c, text);
+}
+
+void child_result_text(struct monitor *m, struct child *c, const char *text)
+{
+	static uint8_t buf[MSG_MAX];
+	struct msgbuf mb;
+	int len;
+
 	msg_init(&mb, buf, sizeof(buf), MSG_RESULT);
 	msg_put_str(&mb, text);
 	len = msg_finish(&mb);
@@ -266,7 +280,9 @@ void child_result(struct monitor *m, struct child *c, json_t *obj)
 	c->state = CHILD_IDLE;
 	c->idle_since = time(NULL);
 	c->waiting = false;
-	if (child_send(m, c, buf, (size_t)len, -1) < 0)
+	int r = child_send(m, c, buf, (size_t)len, -1);
+	explicit_bzero(buf, (size_t)len);
+	if (r < 0)
 		child_drop(m, c);
 }
 
@@ -311,8 +327,10 @@ static void child_free(struct child *c)
 		struct outmsg *o = c->outq;
 		c->outq = o->next;
 		closep(&o->fd);
+		explicit_bzero(o->data, o->len);
 		free(o);
 	}
+	enrolment_free(c->enrol);
 	for (size_t i = 0; i < c->ngroups; i++)
 		free(c->groups[i]);
 	free(c->groups);
@@ -585,6 +603,8 @@ static void child_readable(struct monitor *m, struct child *c)
 		return;
 	}
 	requests_dispatch(m, c, buf, (size_t)n, fd);
+	/* a request may carry an AES key (token enroll) or an OTP */
+	explicit_bzero(buf, (size_t)n);
 }
 
 static void reap_children(struct monitor *m)
@@ -632,6 +652,7 @@ static void job_event(struct monitor *m)
 	uint64_t v;
 
 	(void)!read(m->job_fd, &v, sizeof(v));
+	releaserun_reap(m, false);
 	for (struct upload *u = m->uploads, *next; u; u = next) {
 		next = u->next;
 		if (atomic_load(&u->job.done))
@@ -692,6 +713,16 @@ static int setup_loop(struct monitor *m)
 	return 0;
 }
 
+/* Transfers move on by themselves: a clean one starts waiting for
+ * approval, a wait expires, an approved one is released. */
+static void advance(struct monitor *m)
+{
+	if (m->stopping)
+		return;
+	approve_tick(m, time(NULL));
+	releaserun_schedule(m);
+}
+
 static void shutdown_gate(struct monitor *m)
 {
 	epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, m->listen_fd, NULL);
@@ -701,6 +732,8 @@ static void shutdown_gate(struct monitor *m)
 		child_drop(m, m->children);
 	/* A scan stopped here resumes at the next start (state scanning). */
 	scanrun_stop_all(m);
+	/* A release is finished, so that its record is written. */
+	releaserun_reap(m, true);
 	/* Uploads were cancelled with their sessions; wait for the copy
 	 * threads so each one ends with an `aborted` record. */
 	while (m->uploads) {
@@ -724,6 +757,7 @@ int monitor_run(struct monitor *m)
 		return r;
 	}
 	requests_tick(m, time(NULL));
+	advance(m);
 	while (!m->stopping) {
 		int n = epoll_wait(m->epoll_fd, evs, ELEMENTSOF(evs), -1);
 		if (n < 0) {
@@ -767,6 +801,7 @@ int monitor_run(struct monitor *m)
 				break;
 			}
 		}
+		advance(m);
 	}
 	shutdown_gate(m);
 	return 0;

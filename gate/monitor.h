@@ -11,15 +11,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <openssl/evp.h>
 
 #include "audit.h"
 #include "config.h"
 #include "kaudit.h"
 #include "spool.h"
+#include "tokens.h"
 #include "transfer.h"
 
 struct child;
 struct scan_job;
+struct release_job;
 
 /* epoll data is (kind << 56 | serial): an event for something freed
  * earlier in the same batch finds no owner instead of a stale pointer. */
@@ -45,7 +48,11 @@ struct monitor {
 	struct audit_log *audit;   /* owned */
 	struct kaudit *kaudit;     /* owned, NULL when kernel_audit = off */
 	struct transfer_table table;
+	struct token_table tokens;
 	int state_dirfd, spool_dirfd, lock_fd;
+	int tokens_dirfd, outbox_dirfd;
+	EVP_PKEY *signkey;             /* the gate's Ed25519 release key */
+	struct release_job *release;   /* the release running, NULL if none */
 	int listen_fd, epoll_fd, signal_fd, timer_fd, job_fd;
 	uid_t session_uid, scan_uid;
 	gid_t session_gid, scan_gid;

@@ -541,3 +541,45 @@ int release_finished(int outbox_dirfd, const char *destination, const char *id)
 		return errno == ENOENT ? 0 : -errno;
 	return S_ISDIR(st.st_mode) ? 1 : -ENOTDIR;
 }
+
+int release_manifest_sha256(int outbox_dirfd, const char *destination, const char *id, char ret_hex[static 65])
+{
+	_cleanup_close_ int dest_fd = -1, dir_fd = -1, fd = -1;
+	_cleanup_(md_ctxp) EVP_MD_CTX *md = NULL;
+	uint8_t buf[65536], digest[32];
+	uint64_t total = 0;
+	unsigned dlen = 0;
+	ssize_t n;
+	int r;
+
+	if (outbox_dirfd < 0 || !destination_valid(destination) || !id || !transfer_id_valid(id))
+		return -EINVAL;
+	r = open_dest(outbox_dirfd, destination, false, &dest_fd);
+	if (r < 0)
+		return r;
+	dir_fd = open_beneath(dest_fd, id, O_RDONLY | O_DIRECTORY, 0);
+	if (dir_fd < 0)
+		return dir_fd;
+	fd = open_beneath(dir_fd, RELEASE_MANIFEST, O_RDONLY, 0);
+	if (fd < 0)
+		return fd;
+	md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		return -ENOMEM;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		total += (uint64_t)n;
+		if (total > RELEASE_MANIFEST_MAX)
+			return -EFBIG;
+		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+			return -EIO;
+	}
+	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != sizeof(digest))
+		return -EIO;
+	hex_encode(digest, sizeof(digest), ret_hex);
+	return 0;
+}

@@ -32,6 +32,7 @@
 #define RELEASE_TMP_PREFIX ".tmp-"
 #define RELEASE_NAME_MAX 128 /* bytes of a sanitised file name */
 #define RELEASE_CHUNK (1024 * 1024)
+#define RELEASE_MANIFEST_MAX (1024 * 1024) /* bytes of a manifest.json */
 
 struct release_input {
 	int spool_fd;              /* read-only fd of the spool object, borrowed */
@@ -68,6 +69,11 @@ int release_build(const struct release_input *in, char *why, size_t why_len);
  * `releasing` is released if this says 1 (the rename is the last step),
  * otherwise it is built again (a leftover .tmp-<id> is cleaned up). */
 int release_finished(int outbox_dirfd, const char *destination, const char *id);
+
+/* SHA-256 (64 lowercase hex + NUL) of DEST/<id>/manifest.json, opened
+ * without following symlinks; for the `released` record of a release that
+ * a restart found finished.  -EFBIG over RELEASE_MANIFEST_MAX. */
+int release_manifest_sha256(int outbox_dirfd, const char *destination, const char *id, char ret_hex[static 65]);
 
 /* The rule release_build applies to a client-supplied name: everything but
  * [A-Za-z0-9._-] becomes '_', leading dots are dropped, the result is cut

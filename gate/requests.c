@@ -15,6 +15,7 @@
 #include "child.h"
 #include "dg-config.h"
 #include "proto.h"
+#include "requests.h"
 #include "scanrun.h"
 #include "util.h"
 
@@ -39,7 +40,7 @@ static void human_size(uint64_t n, char buf[static 32])
 /* May this child see transfer t?  Admins and auditors see everything; a
  * requester sees the transfers of its person; an approver of the profile
  * sees that profile's transfers. */
-static bool visible(const struct monitor *m, const struct child *c, const struct transfer *t)
+bool requests_visible(const struct monitor *m, const struct child *c, const struct transfer *t)
 {
 	const struct profile *p;
 
@@ -80,8 +81,8 @@ static void spool_usage(const struct monitor *m, const char *person, uint64_t *r
 	*ret_person = mine;
 }
 
-static void record_refusal(struct monitor *m, struct child *c, const char *op, const char *id,
-			   const char *code, const char *text, json_t *extra)
+void requests_record_refusal(struct monitor *m, struct child *c, const char *op, const char *id,
+			     const char *code, const char *text, json_t *extra)
 {
 	struct audit_actor a = child_actor(c);
 	json_t *d = extra ? extra : json_object();
@@ -95,9 +96,8 @@ static void record_refusal(struct monitor *m, struct child *c, const char *op, c
 
 /* Refuse with an audit record: for refusals an auditor should see
  * (someone tried something the policy forbids). */
-__attribute__((format(printf, 6, 7))) static void refuse_audited(struct monitor *m, struct child *c,
-								 const char *op, const char *id,
-								 const char *code, const char *fmt, ...)
+void requests_refuse(struct monitor *m, struct child *c, const char *op, const char *id, const char *code,
+		     const char *fmt, ...)
 {
 	char text[1024];
 	va_list ap;
@@ -105,7 +105,7 @@ __attribute__((format(printf, 6, 7))) static void refuse_audited(struct monitor 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	record_refusal(m, c, op, id, code, text, NULL);
+	requests_record_refusal(m, c, op, id, code, text, NULL);
 	child_error(m, c, code, "%s", text);
 }
 
@@ -304,11 +304,11 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 	p = config_profile(m->cfg, profile);
 	if (!p) {
 		_cleanup_free_ char *e = str_escape(profile, 64);
-		refuse_audited(m, c, "submit", NULL, "profile", "no profile named \"%s\"", e ? e : "?");
+		requests_refuse(m, c, "submit", NULL, "profile", "no profile named \"%s\"", e ? e : "?");
 		return;
 	}
 	if (!strlist_match_account(&p->requesters, c->account, c->groups, c->ngroups)) {
-		refuse_audited(m, c, "submit", NULL, "not_requester",
+		requests_refuse(m, c, "submit", NULL, "not_requester",
 			       "account %s may not submit with profile %s (not in its requesters)", c->account,
 			       p->name);
 		return;
@@ -351,7 +351,7 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		else
 			snprintf(text, sizeof(text), "file is %llu bytes (%s), more than %s; nothing was stored",
 				 (unsigned long long)st.st_size, hs, limit_name);
-		record_refusal(m, c, "submit", NULL, limit == 0 ? "quota" : "too_large", text, x);
+		requests_record_refusal(m, c, "submit", NULL, limit == 0 ? "quota" : "too_large", text, x);
 		child_error(m, c, limit == 0 ? "quota" : "too_large", "%s", text);
 		return;
 	}
@@ -452,7 +452,7 @@ static void req_list(struct monitor *m, struct child *c, struct msgbuf *mb, int 
 	arr = json_array();
 	for (size_t i = 0; arr && i < m->table.n; i++) {
 		const struct transfer *t = m->table.v[i];
-		if ((*state && t->state != want) || !visible(m, c, t))
+		if ((*state && t->state != want) || !requests_visible(m, c, t))
 			continue;
 		json_array_append_new(arr, transfer_to_json(t));
 		n++;
@@ -468,7 +468,7 @@ static void req_list(struct monitor *m, struct child *c, struct msgbuf *mb, int 
 	child_result(m, c, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)n));
 }
 
-static struct transfer *get_visible(struct monitor *m, struct child *c, struct msgbuf *mb, const char *op)
+struct transfer *requests_get_visible(struct monitor *m, struct child *c, struct msgbuf *mb, const char *op)
 {
 	_cleanup_free_ char *id = NULL;
 	struct transfer *t;
@@ -483,7 +483,7 @@ static struct transfer *get_visible(struct monitor *m, struct child *c, struct m
 	}
 	t = transfer_find(&m->table, id);
 	/* Unknown and not visible answer alike: ids are not probed. */
-	if (!t || !visible(m, c, t)) {
+	if (!t || !requests_visible(m, c, t)) {
 		child_error(m, c, "not_found", "no transfer %s", id);
 		return NULL;
 	}
@@ -496,7 +496,7 @@ static void req_show(struct monitor *m, struct child *c, struct msgbuf *mb, int 
 	_cleanup_free_ char *text = NULL;
 	struct transfer *t;
 
-	t = get_visible(m, c, mb, "show");
+	t = requests_get_visible(m, c, mb, "show");
 	if (!t)
 		return;
 	if (msg_end(mb) < 0) {
@@ -533,7 +533,7 @@ static void req_wait(struct monitor *m, struct child *c, struct msgbuf *mb, int 
 	uint32_t timeout;
 	struct transfer *t;
 
-	t = get_visible(m, c, mb, "wait");
+	t = requests_get_visible(m, c, mb, "wait");
 	if (!t)
 		return;
 	if (msg_get_u32(mb, &timeout) < 0 || msg_end(mb) < 0 || timeout > PROTO_MAX_WAIT) {
@@ -574,7 +574,7 @@ static void req_withdraw(struct monitor *m, struct child *c, struct msgbuf *mb, 
 	struct transfer *t;
 	char id[33];
 
-	t = get_visible(m, c, mb, "withdraw");
+	t = requests_get_visible(m, c, mb, "withdraw");
 	if (!t)
 		return;
 	if (msg_end(mb) < 0) {
@@ -583,7 +583,7 @@ static void req_withdraw(struct monitor *m, struct child *c, struct msgbuf *mb, 
 	}
 	memcpy(id, t->id, sizeof(id));
 	if (strcmp(t->person, c->person) != 0) {
-		refuse_audited(m, c, "withdraw", id, "not_requester",
+		requests_refuse(m, c, "withdraw", id, "not_requester",
 			       "only the requester may withdraw transfer %s", id);
 		return;
 	}
@@ -593,6 +593,11 @@ static void req_withdraw(struct monitor *m, struct child *c, struct msgbuf *mb, 
 	}
 	if (t->state == TS_SUBMITTED) {
 		child_error(m, c, "busy", "transfer %s is still uploading; interrupt the submit instead", id);
+		return;
+	}
+	if (t->state == TS_APPROVED || t->state == TS_RELEASING) {
+		child_error(m, c, "busy", "transfer %s is approved and being released; it can no longer be withdrawn",
+			    id);
 		return;
 	}
 	struct audit_actor a = child_actor(c);
@@ -621,7 +626,7 @@ static void req_audit(struct monitor *m, struct child *c, struct msgbuf *mb, int
 		return;
 	}
 	if (!c->is_auditor) {
-		refuse_audited(m, c, "audit", NULL, "not_auditor",
+		requests_refuse(m, c, "audit", NULL, "not_auditor",
 			       "reading the audit log needs membership in %s%s%s", m->cfg->admins_group,
 			       m->cfg->auditors_group ? " or " : "",
 			       m->cfg->auditors_group ? m->cfg->auditors_group : "");
@@ -672,8 +677,6 @@ static void req_status(struct monitor *m, struct child *c, struct msgbuf *mb, in
 
 /* ---- dispatch */
 
-typedef void (*handler_fn)(struct monitor *m, struct child *c, struct msgbuf *mb, int fd);
-
 static const struct {
 	uint32_t type;
 	unsigned states; /* child states in which it may come */
@@ -688,6 +691,12 @@ static const struct {
 	{ MSG_WITHDRAW, CHILD_IDLE, false, req_withdraw },
 	{ MSG_AUDIT, CHILD_IDLE, false, req_audit },
 	{ MSG_STATUS, CHILD_IDLE, false, req_status },
+	{ MSG_APPROVE, CHILD_IDLE, false, req_approve },
+	{ MSG_DENY, CHILD_IDLE, false, req_deny },
+	{ MSG_TOKEN_ENROLL, CHILD_IDLE, false, req_token_enroll },
+	{ MSG_TOKEN_CONFIRM, CHILD_IDLE, false, req_token_confirm },
+	{ MSG_TOKEN_LIST, CHILD_IDLE, false, req_token_list },
+	{ MSG_TOKEN_REVOKE, CHILD_IDLE, false, req_token_revoke },
 };
 
 void requests_dispatch(struct monitor *m, struct child *c, uint8_t *buf, size_t len, int fd)

@@ -68,6 +68,8 @@ static void transfer_free(struct transfer *x)
 	free(x->person);
 	free(x->final_reason);
 	json_decref(x->findings);
+	json_decref(x->approvals);
+	json_decref(x->release);
 	free(x);
 }
 
@@ -172,6 +174,7 @@ static bool no_state_event(const char *event)
 	static const char *const ignored[] = {
 		"gate_started",   "torn_tail_quarantined", "protocol_violation",
 		"config_loaded",  "gate_stopped", "request_refused",
+		"token_enrolled", "token_revoked", "otp_spent", "account_locked",
 	};
 
 	if (strncmp(event, "session_", strlen("session_")) == 0)
@@ -295,6 +298,8 @@ static int make_final(struct transfer *x, const struct rec *r, enum tstate to)
 
 static int apply_withdrawn(struct transfer *x, const struct rec *r)
 {
+	if (x->state == TS_APPROVED || x->state == TS_RELEASING)
+		return -EBADMSG; /* already on its way out */
 	return make_final(x, r, TS_WITHDRAWN);
 }
 
@@ -341,6 +346,105 @@ static int apply_failed(struct transfer *x, const struct rec *r)
 	return make_final(x, r, TS_FAILED);
 }
 
+static int apply_pending(struct transfer *x, const struct rec *r)
+{
+	const char *expires;
+	json_int_t required;
+	time_t e;
+
+	if (x->state != TS_CLEAN)
+		return -EBADMSG;
+	if (get_int(r->details, "required", 1, 1000, &required) < 0 ||
+	    get_str(r->details, "expires", &expires) < 0 || parse_time(expires, &e) < 0)
+		return -EBADMSG;
+	if (!x->approvals && !(x->approvals = json_array()))
+		return -ENOMEM;
+	x->state = TS_PENDING;
+	x->required = (unsigned)required;
+	x->expires = e;
+	return 0;
+}
+
+/* The rules of I3 are checked by the monitor before it writes the record;
+ * they are checked again here so that a log that breaks them does not
+ * replay. */
+static int apply_approval(struct transfer *x, const struct rec *r)
+{
+	const char *account, *person, *token, *sha;
+	bool interactive;
+	char when[32];
+	size_t i;
+	json_t *a;
+
+	if (x->state != TS_PENDING)
+		return -EBADMSG;
+	if (get_str(r->details, "account", &account) < 0 || get_str(r->details, "person", &person) < 0 ||
+	    get_str(r->details, "token", &token) < 0 || get_str(r->details, "sha256", &sha) < 0 ||
+	    get_bool(r->details, "interactive", &interactive) < 0)
+		return -EBADMSG;
+	if (strcmp(person, x->person) == 0 || strcmp(sha, x->sha256) != 0)
+		return -EBADMSG;
+	json_array_foreach(x->approvals, i, a)
+		if (strcmp(json_string_value(json_object_get(a, "person")), person) == 0)
+			return -EBADMSG;
+	format_time(r->time, when);
+	a = json_pack("{s:s, s:s, s:s, s:s, s:s}", "person", person, "account", account, "token", token,
+		      "time", when, "sha256", sha);
+	if (!a || json_array_append_new(x->approvals, a) < 0)
+		return -ENOMEM;
+	if (json_array_size(x->approvals) >= x->required)
+		x->state = TS_APPROVED;
+	return 0;
+}
+
+static int apply_denied(struct transfer *x, const struct rec *r)
+{
+	const char *account, *person;
+
+	/* an approved transfer is already on its way out */
+	if (x->state == TS_APPROVED || x->state == TS_RELEASING)
+		return -EBADMSG;
+	if (get_str(r->details, "account", &account) < 0 || get_str(r->details, "person", &person) < 0)
+		return -EBADMSG;
+	return make_final(x, r, TS_DENIED);
+}
+
+static int apply_expired(struct transfer *x, const struct rec *r)
+{
+	if (x->state != TS_PENDING)
+		return -EBADMSG;
+	return make_final(x, r, TS_EXPIRED);
+}
+
+static int apply_releasing(struct transfer *x, const struct rec *r)
+{
+	const char *dest;
+
+	if (x->state != TS_APPROVED || get_str(r->details, "destination", &dest) < 0)
+		return -EBADMSG;
+	x->state = TS_RELEASING;
+	return 0;
+}
+
+static int apply_released(struct transfer *x, const struct rec *r)
+{
+	const char *path, *file, *msha;
+
+	if (x->state != TS_RELEASING)
+		return -EBADMSG;
+	if (get_str(r->details, "path", &path) < 0 || get_str(r->details, "file", &file) < 0 ||
+	    get_str(r->details, "manifest_sha256", &msha) < 0 || !is_hex(msha, 64))
+		return -EBADMSG;
+	json_t *rel = json_pack("{s:s, s:s, s:s}", "path", path, "file", file, "manifest_sha256", msha);
+	if (!rel)
+		return -ENOMEM;
+	json_decref(x->release);
+	x->release = rel;
+	x->state = TS_RELEASED;
+	x->final_time = r->time;
+	return 0;
+}
+
 static int apply_purged(struct transfer *x, const struct rec *r)
 {
 	const char *reason;
@@ -373,8 +477,9 @@ int transfer_apply(struct transfer_table *t, json_t *record)
 	if (no_state_event(event))
 		return 0;
 
-	static const char *const known[] = { "submitted", "stored", "aborted", "withdrawn", "purged",
-					     "scan_started", "scanned", "failed" };
+	static const char *const known[] = { "submitted", "stored",  "aborted",  "withdrawn", "purged",
+					     "scan_started", "scanned", "failed", "pending",  "approval",
+					     "denied", "expired", "releasing", "released" };
 	bool is_known = false;
 	for (size_t j = 0; j < ELEMENTSOF(known); j++)
 		is_known |= strcmp(event, known[j]) == 0;
@@ -410,6 +515,18 @@ int transfer_apply(struct transfer_table *t, json_t *record)
 		k = apply_scanned(x, &r);
 	else if (strcmp(event, "failed") == 0)
 		k = apply_failed(x, &r);
+	else if (strcmp(event, "pending") == 0)
+		k = apply_pending(x, &r);
+	else if (strcmp(event, "approval") == 0)
+		k = apply_approval(x, &r);
+	else if (strcmp(event, "denied") == 0)
+		k = apply_denied(x, &r);
+	else if (strcmp(event, "expired") == 0)
+		k = apply_expired(x, &r);
+	else if (strcmp(event, "releasing") == 0)
+		k = apply_releasing(x, &r);
+	else if (strcmp(event, "released") == 0)
+		k = apply_released(x, &r);
 	else
 		k = apply_purged(x, &r);
 	if (k < 0)
@@ -463,7 +580,11 @@ json_t *transfer_to_json(const struct transfer *x)
 	    add(o, "final_reason",
 		x->final_reason ? json_string(x->final_reason) : json_null()) < 0 ||
 	    add(o, "purged", json_boolean(x->purged)) < 0 ||
-	    add(o, "findings", x->findings ? json_incref(x->findings) : json_null()) < 0) {
+	    add(o, "findings", x->findings ? json_incref(x->findings) : json_null()) < 0 ||
+	    add(o, "required", x->required ? json_integer((json_int_t)x->required) : json_null()) < 0 ||
+	    add(o, "expires", x->expires ? time_json(x->expires) : json_null()) < 0 ||
+	    add(o, "approvals", x->approvals ? json_incref(x->approvals) : json_array()) < 0 ||
+	    add(o, "release", x->release ? json_incref(x->release) : json_null()) < 0) {
 		json_decref(o);
 		return NULL;
 	}

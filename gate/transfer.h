@@ -17,8 +17,19 @@
  *   scanned    [verdict clean|blocked, findings[], passes{}]
  *                                             scanning -> clean | blocked
  *   failed     [reason]                       any non-final after stored -> failed
+ *   pending    [required, expires]            clean -> pending (approval)
+ *   approval   [account, person, token, sha256, interactive]
+ *                                             pending -> pending, or approved
+ *                                             once `required` distinct persons
+ *                                             approved (never the requester's)
+ *   denied     [reason, account, person]      any non-final but approved and
+ *                                             releasing -> denied
+ *   expired    [reason]                       pending -> expired
+ *   releasing  [destination]                  approved -> releasing
+ *   released   [path, file, manifest_sha256]  releasing -> released
  *   torn_tail_quarantined, protocol_violation, request_refused,
- *   gate_stopped, config_loaded                (no state)
+ *   gate_stopped, config_loaded, token_enrolled, token_revoked, otp_spent,
+ *   account_locked                              (no transfer state)
  * An event this build does not know stops the gate at start (a newer log).
  */
 #pragma once
@@ -63,6 +74,10 @@ struct transfer {
 	bool purged;         /* spool object deleted by retention */
 	char *final_reason;  /* why withdrawn/failed/..., may be NULL */
 	json_t *findings;    /* array from the `scanned` record, NULL before */
+	unsigned required;   /* persons who must approve; 0 before pending */
+	time_t expires;      /* end of the approval wait; 0 before pending */
+	json_t *approvals;   /* array of {person, account, token, time, sha256} */
+	json_t *release;     /* {path, file, manifest_sha256} once released */
 };
 
 struct transfer_table {
@@ -85,6 +100,9 @@ void transfer_table_free(struct transfer_table *t);
 /* The stable JSON form used by `list --json` and `show --json`:
  * {"id","state","profile","requester","person","uid","reason","name",
  *  "size","sha256","type","submitted","updated","final_reason","purged",
- *  "findings"} (findings: null until scanned, then the array of findings)
+ *  "findings", "required", "expires", "approvals", "release"}
+ * (findings: null until scanned, then the array of findings; required and
+ *  expires: null before pending; approvals: [] before the first; release:
+ *  null until released)
  * (size/sha256/type null until stored, final_reason null unless final). */
 json_t *transfer_to_json(const struct transfer *x);

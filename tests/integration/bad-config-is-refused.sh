@@ -105,9 +105,9 @@ refused "$CONF:$l: bad value \"lots\" for quota_total: expected a size like 512G
 sed -i '/^session_user = /d' "$CONF"
 refused "$CONF: missing key \"session_user\"" "a missing gate key"
 
-sed -i '/^\[limits\]/a otp_lockout = 5' "$CONF"
-l=$(lineof "$CONF" '^otp_lockout')
-refused "$CONF:$l: \"otp_lockout\" is not supported by this build yet" "a gate key of a feature not built yet"
+sed -i '/^\[gate\]/a hook = /usr/bin/notify' "$CONF"
+l=$(lineof "$CONF" '^hook')
+refused "$CONF:$l: \"hook\" is not supported by this build yet" "a gate key of a feature not built yet"
 
 chmod 664 "$CONF"
 refused "$CONF: writable by group or others (mode 0664)" "a group-writable gate config"

@@ -12,9 +12,9 @@ seq 1 1000 > "$T/files/a.txt"; chmod 644 "$T/files/a.txt"
 id=$(dg dg-alice submit --profile crashdump --reason "INC-20" "$T/files/a.txt")
 ok $? "alice submits a transfer"
 for _ in $(seq 1 100); do
-  [ "$(dg dg-admin show "$id" --json | jq -r .state)" = clean ] && break; sleep 0.1
+  [ "$(dg dg-admin show "$id" --json | jq -r .state)" = pending ] && break; sleep 0.1
 done
-is "$(dg dg-admin show "$id" --json | jq -r .state)" clean "it is scanned clean (not final: wait blocks)"
+is "$(dg dg-admin show "$id" --json | jq -r .state)" pending "it is scanned clean and waits for approval (not final: wait blocks)"
 
 # Two waits hold alice's two connections.
 dg dg-alice wait "$id" --timeout 30 >/dev/null 2>&1 &

@@ -73,7 +73,7 @@ settle() {
   local s=
   for _ in $(seq 1 600); do
     s=$(tfield "$1" state)
-    case $s in submitted|stored|scanning) sleep 0.1 ;; *) break ;; esac
+    case $s in submitted|stored|scanning|clean) sleep 0.1 ;; *) break ;; esac
   done
   echo "$s"
 }
@@ -116,17 +116,17 @@ is "$ev" '"blocked"' "(a) the audit log has a scanned record with verdict blocke
 
 # ---- (a) accepts: a core without a key is clean
 id=$(submit crashdump "$PLAINCORE")
-is "$(settle "$id")" clean "(a) the core of a plain sleep is clean"
+is "$(settle "$id")" pending "(a) the core of a plain sleep is clean: it waits for approval"
 j=$(dg dg-alice show "$id" --json)
 is "$(jq -r .type <<<"$j")" elf-core "(a) it is typed elf-core too"
 is "$(jq '[.findings[] | select(.severity == "critical" or .severity == "high")] | length' <<<"$j")" 0 \
   "(a) with no finding that blocks"
 out=$(dg dg-alice wait "$id" --timeout 1 2>&1)
-is "$?" 3 "(a) wait does not report it blocked: clean is not final, wait times out (exit 3)"
+is "$?" 3 "(a) wait does not report it blocked: pending is not final, wait times out (exit 3)"
 
 # ---- (b) allowlist
 id=$(submit allowkey "$KEYCORE")
-is "$(settle "$id")" clean "(b) allowlisted key: the same core is clean"
+is "$(settle "$id")" pending "(b) allowlisted key: the same core is clean (pending approval)"
 kf=$(dg dg-alice show "$id" --json | key_findings)
 ok "$([ "$(jq length <<<"$kf")" -ge 1 ]; echo $?)" "(b) the finding is still in the report"
 is "$(jq -r '[.[].allowed] | unique | join(",")' <<<"$kf")" true "(b) marked \"allowed\": true"
@@ -152,7 +152,7 @@ for i in $(seq 1 120); do printf 'key%03d AKIA%016d\n' "$i" "$i"; done > "$F/man
 chmod 644 "$F/many.txt"
 id=$(submit allowkey "$F/many.txt")
 st=$(settle "$id")
-is "$st" clean "(many) 120 AWS key ids (medium, not blocking here) are scanned, not failed ($st)"
+is "$st" pending "(many) 120 AWS key ids (medium, not blocking here) are scanned, not failed ($st)"
 is "$(dg dg-alice show "$id" --json | jq '[.findings[] | select(.key_type == "aws-access-key")] | length')" 120 \
   "(many) all 120 are in the report"
 
@@ -183,5 +183,5 @@ is "$(jq '[.findings[] | select(.pass == "raw" and .verified == true)] | length'
   "(c) the raw pass saw no key in the compressed bytes"
 
 id=$(submit crashdump "$F/plain.gz")
-is "$(settle "$id")" clean "(c) the same kind of gzip without a key is clean"
+is "$(settle "$id")" pending "(c) the same kind of gzip without a key is clean (pending approval)"
 done_testing

@@ -40,7 +40,7 @@ settle() { # ID: wait up to 60 s until past stored/scanning; prints the state
   local s=
   for _ in $(seq 1 600); do
     s=$(tfield "$1" state)
-    case $s in submitted|stored|scanning) sleep 0.1 ;; *) break ;; esac
+    case $s in submitted|stored|scanning|clean) sleep 0.1 ;; *) break ;; esac
   done
   echo "$s"
 }
@@ -98,7 +98,7 @@ for tamper in yes no; do
     like "$(reason "$id")" 'SHA-256 differs from the stored artifact' "(c) because the bytes read do not hash to the stored SHA-256 (I1)"
     is "$(tfield "$id" sha256)" "$sha" "(c) the transfer keeps the hash of what was submitted"
   else
-    is "$(settle "$id")" clean "(c) twin: without tampering the resumed scan ends clean (I6)"
+    is "$(settle "$id")" pending "(c) twin: without tampering the resumed scan ends clean, pending approval (I6)"
     is "$(tfield "$id" sha256)" "$sha" "(c) twin: with the stored hash"
     is "$(jq -r --arg id "$id" 'select(.transfer == $id and .event == "scan_started") | .transfer' "$T/state/audit.log" | wc -l)" 2 \
       "(c) twin: the log shows the scan started twice, before and after the restart"
@@ -165,7 +165,7 @@ lying summary-noversion
 is "$(final "$id")" "11 failed" "(d) a right summary without the protocol version line first: failed"
 like "$(reason "$id")" 'no protocol version line first' "(d) the reason names the missing version"
 lying summary-right
-is "$(settle "$id")" clean "(d) twin: the same summary with the artifact's sha256 is believed (the hash alone failed it)"
+is "$(settle "$id")" pending "(d) twin: the same summary with the artifact's sha256 is believed (the hash alone failed it)"
 lying dumpgate-scan
-is "$(settle "$id")" clean "(d) twin: the real scanner on the same file: clean"
+is "$(settle "$id")" pending "(d) twin: the real scanner on the same file: clean, pending approval"
 done_testing

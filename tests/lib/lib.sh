@@ -191,7 +191,7 @@ settle_all() {
   local i l
   for i in $(seq 1 150); do
     l=$(dg dg-admin list --json)
-    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "approved", "releasing") | not)' >/dev/null; then
+    if printf '%s' "$l" | jq -e 'all(.[]; .state | IN("submitted", "stored", "scanning", "clean", "approved", "releasing") | not)' >/dev/null; then
       sleep 0.3
       [ "$(dg dg-admin list --json)" = "$l" ] && return 0
     fi
@@ -205,7 +205,7 @@ settle_one() {
   local s=
   for _ in $(seq 1 300); do
     s=$(dg dg-admin show "$1" --json | jq -r .state)
-    case $s in stored|scanning) sleep 0.1 ;; *) break ;; esac
+    case $s in stored|scanning|clean) sleep 0.1 ;; *) break ;; esac
   done
   echo "$s"
 }

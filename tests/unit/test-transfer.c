@@ -266,7 +266,8 @@ static void test_json(void)
 			  "\"reason\":\"INC-4711\",\"name\":\"core.1234\",\"size\":4096,"
 			  "\"sha256\":\"" SHA "\",\"type\":\"elf-core\","
 			  "\"submitted\":\"2026-11-28T16:15:20Z\",\"updated\":\"2026-11-28T16:15:22Z\","
-			  "\"final_reason\":\"wrong \\\"file\\\"\",\"purged\":false,\"findings\":null}") == 0,
+			  "\"final_reason\":\"wrong \\\"file\\\"\",\"purged\":false,\"findings\":null,"
+			  "\"required\":null,\"expires\":null,\"approvals\":[],\"release\":null}") == 0,
 	   "transfer_to_json keys in the documented order: %s", s ? s : "(null)");
 	free(s);
 	json_decref(j);
@@ -278,8 +279,9 @@ static void test_json(void)
 	ok(json_is_null(json_object_get(j, "size")) && json_is_null(json_object_get(j, "sha256")) &&
 		   json_is_null(json_object_get(j, "type")) &&
 		   json_is_null(json_object_get(j, "final_reason")) &&
-		   json_is_null(json_object_get(j, "findings")) && json_object_size(j) == 16,
-	   "size, sha256, type and final_reason are null before stored");
+		   json_is_null(json_object_get(j, "findings")) && json_is_null(json_object_get(j, "required")) &&
+		   json_is_null(json_object_get(j, "release")) && json_object_size(j) == 20,
+	   "size, sha256, type, final_reason, required and release are null before stored");
 	json_decref(j);
 	ok(transfer_to_json(NULL) == NULL, "transfer_to_json(NULL) is NULL");
 	transfer_table_free(&t);

@@ -1,0 +1,253 @@
+/* releaserun.c - releasing approved transfers into the outbox (I1, I6).
+ *
+ * One release at a time, on a worker thread (release_build() copies and
+ * hashes multi-GB files off the loop).  The order of records:
+ *   approved --(releasing)--> the thread builds OUTBOX/<dest>/.tmp-<id>,
+ *   renames it to OUTBOX/<dest>/<id> --(released | failed)-->
+ * After a crash a transfer found `releasing` is finished when its directory
+ * is in place (the rename is the last step) and built again otherwise;
+ * release_build() clears a leftover .tmp-<id>.  So a release appears whole
+ * or not at all, and the log says which.
+ */
+#include "releaserun.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dg-config.h"
+#include "release.h"
+#include "spool.h"
+#include "util.h"
+
+struct release_job {
+	pthread_t thread;
+	char id[33];
+	char dest[256];
+	char file[RELEASE_NAME_MAX + 1];
+	char sha256[65];
+	struct release_input in;
+	json_t *manifest;
+	int spool_fd;
+	atomic_bool done;
+	int result;
+	char why[512];
+	int notify_fd;
+};
+
+static void *release_thread(void *arg)
+{
+	struct release_job *j = arg;
+	uint64_t one = 1;
+
+	j->result = release_build(&j->in, j->why, sizeof(j->why));
+	atomic_store(&j->done, true);
+	(void)!write(j->notify_fd, &one, sizeof(one));
+	return NULL;
+}
+
+static void job_free(struct release_job *j)
+{
+	if (!j)
+		return;
+	closep(&j->spool_fd);
+	json_decref(j->manifest);
+	free(j);
+}
+
+/* The findings summary a receiver needs: how many, how severe, how many
+ * allowlisted.  The findings themselves stay in the gate's log. */
+static json_t *scan_summary(const struct transfer *t)
+{
+	static const char *const sev[] = { "critical", "high", "medium", "info" };
+	json_t *by = json_object(), *f;
+	size_t i, allowed = 0, n = t->findings ? json_array_size(t->findings) : 0;
+
+	for (size_t k = 0; by && k < ELEMENTSOF(sev); k++)
+		json_object_set_new(by, sev[k], json_integer(0));
+	json_array_foreach(t->findings, i, f) {
+		const char *s = json_string_value(json_object_get(f, "severity"));
+		json_t *cnt = s ? json_object_get(by, s) : NULL;
+		if (cnt)
+			json_integer_set(cnt, json_integer_value(cnt) + 1);
+		if (json_is_true(json_object_get(f, "allowed")))
+			allowed++;
+	}
+	return json_pack("{s:s, s:I, s:I, s:o}", "verdict", "clean", "findings", (json_int_t)n, "allowed",
+			 (json_int_t)allowed, "by_severity", by ? by : json_object());
+}
+
+static json_t *build_manifest(const struct monitor *m, const struct transfer *t, const struct profile *p,
+			      uint64_t releasing_seq)
+{
+	char submitted[32], now[32];
+	json_t *approvals = json_array(), *a;
+	size_t i;
+
+	json_array_foreach(t->approvals, i, a)
+		json_array_append_new(approvals, json_pack("{s:O, s:O, s:O, s:O}", "person",
+							   json_object_get(a, "person"), "account",
+							   json_object_get(a, "account"), "token",
+							   json_object_get(a, "token"), "time", json_object_get(a, "time")));
+	format_time(t->submitted, submitted);
+	format_time(time(NULL), now);
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:i, s:o, s:I, s:s, s:s, s:s}",
+			 "manifest_version", 1, "transfer", t->id, "profile", t->profile, "destination",
+			 p->destination, "requester", t->requester, "requester_person", t->person, "reason",
+			 t->reason, "submitted_name", t->name, "type", ftype_name(t->type), "submitted", submitted,
+			 "approvals", approvals, "required", (int)t->required, "scan", scan_summary(t), "audit_seq",
+			 (json_int_t)releasing_seq, "kernel_audit", m->cfg->kernel_audit ? "required" : "off",
+			 "released", now, "gate_version", DUMPGATE_VERSION);
+}
+
+static void record_end(struct monitor *m, const char *id, const char *event, json_t *d)
+{
+	if (monitor_record(m, event, id, NULL, d) == 0)
+		log_info("transfer %s %s", id, event);
+	json_decref(d);
+}
+
+static void fail(struct monitor *m, const char *id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct monitor *m, const char *id, const char *fmt, ...)
+{
+	char why[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_err("transfer %s: release failed: %s", id, why);
+	record_end(m, id, "failed", json_pack("{s:s}", "reason", why));
+}
+
+/* The release is in place: record it. */
+static void finished(struct monitor *m, const char *id, const char *dest, const char *file)
+{
+	char msha[65], path[300];
+	int r = release_manifest_sha256(m->outbox_dirfd, dest, id, msha);
+
+	if (r < 0) {
+		fail(m, id, "the release directory %s/%s exists but its manifest cannot be read: %s", dest, id,
+		     strerror(-r));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dest, id);
+	record_end(m, id, "released", json_pack("{s:s, s:s, s:s}", "path", path, "file", file, "manifest_sha256", msha));
+}
+
+static void start(struct monitor *m, struct transfer *t)
+{
+	const struct profile *p = config_profile(m->cfg, t->profile);
+	struct release_job *j;
+	char id[33], file[RELEASE_NAME_MAX + 1];
+	int r;
+
+	memcpy(id, t->id, sizeof(id));
+	if (!p) {
+		if (t->state == TS_APPROVED)
+			record_end(m, id, "releasing", json_pack("{s:s}", "destination", "?"));
+		fail(m, id, "its profile %s no longer exists", t->profile);
+		return;
+	}
+	release_sanitize_name(t->name, file);
+	if (t->state == TS_RELEASING) {
+		/* a restart: the rename is the last step */
+		r = release_finished(m->outbox_dirfd, p->destination, id);
+		if (r == 1) {
+			finished(m, id, p->destination, file);
+			return;
+		}
+		if (r < 0) {
+			fail(m, id, "cannot tell whether %s/%s is in the outbox: %s", p->destination, id, strerror(-r));
+			return;
+		}
+	} else {
+		json_t *d = json_pack("{s:s}", "destination", p->destination);
+		r = monitor_record(m, "releasing", id, NULL, d);
+		json_decref(d);
+		if (r < 0)
+			return; /* tried again at the next tick */
+		t = transfer_find(&m->table, id);
+	}
+
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->spool_fd = -1;
+	memcpy(j->id, id, sizeof(id));
+	snprintf(j->dest, sizeof(j->dest), "%s", p->destination);
+	memcpy(j->file, file, sizeof(file));
+	r = spool_open_ro(m->spool_dirfd, id, &j->spool_fd);
+	if (r < 0) {
+		job_free(j);
+		fail(m, id, "cannot open the spool object: %s", strerror(-r));
+		return;
+	}
+	j->manifest = build_manifest(m, t, p, audit_last_seq(m->audit));
+	if (!j->manifest) {
+		job_free(j);
+		fail(m, id, "cannot build the manifest (out of memory)");
+		return;
+	}
+	j->in = (struct release_input){
+		.spool_fd = j->spool_fd,
+		.outbox_dirfd = m->outbox_dirfd,
+		.destination = j->dest,
+		.id = j->id,
+		.expect_size = t->size,
+		.manifest = j->manifest,
+		.key = m->signkey,
+	};
+	/* the thread borrows only the job's own copies */
+	memcpy(j->sha256, t->sha256, sizeof(j->sha256));
+	j->in.file_name = j->file;
+	j->in.expect_sha256 = j->sha256;
+	j->notify_fd = m->job_fd;
+	r = pthread_create(&j->thread, NULL, release_thread, j);
+	if (r != 0) {
+		job_free(j);
+		fail(m, id, "cannot start the release thread: %s", strerror(r));
+		return;
+	}
+	m->release = j;
+	log_info("transfer %s: releasing into %s/%s", id, p->destination, id);
+}
+
+void releaserun_schedule(struct monitor *m)
+{
+	if (m->release || m->stopping)
+		return;
+	for (size_t i = 0; i < m->table.n; i++) {
+		struct transfer *t = m->table.v[i];
+		if (t->state == TS_APPROVED || t->state == TS_RELEASING) {
+			start(m, t);
+			if (m->release)
+				return;
+		}
+	}
+}
+
+void releaserun_reap(struct monitor *m, bool wait)
+{
+	struct release_job *j = m->release;
+
+	if (!j || (!wait && !atomic_load(&j->done)))
+		return;
+	pthread_join(j->thread, NULL);
+	m->release = NULL;
+	if (j->result == 0) {
+		finished(m, j->id, j->dest, j->file);
+	} else if (release_finished(m->outbox_dirfd, j->dest, j->id) == 1) {
+		/* in place, but a last fsync failed: it is out there */
+		log_warn("transfer %s: %s", j->id, j->why);
+		finished(m, j->id, j->dest, j->file);
+	} else {
+		fail(m, j->id, "%s", j->why[0] ? j->why : strerror(-j->result));
+	}
+	job_free(j);
+	releaserun_schedule(m);
+}

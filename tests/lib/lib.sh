@@ -74,7 +74,7 @@ gate_init() { # creates $T with config, profiles and binaries
   # Copies, so the unprivileged accounts can run them whatever the mode of
   # the source tree.
   cp "$DG_BUILD/dumpgate" "$DG_BUILD/dumpgate-session" "$DG_BUILD/dumpgated" "$DG_BUILD/dumpgate-scan" \
-     "$DG_BUILD/tests/dg-rawclient" "$DG_BUILD/tests/dg-hostile-session" "$T/bin/"
+     "$DG_BUILD/tests/dg-rawclient" "$DG_BUILD/tests/dg-hostile-session" "$DG_BUILD/dumpgate-softkey" "$T/bin/"
   chmod 755 "$T/bin/"*
   SOCK=$T/run/dumpgate.sock
   export DUMPGATE_SOCKET=$SOCK
@@ -181,6 +181,35 @@ mkfile() {
 
 # the session children of our gate
 session_pids() { pgrep -P "$GATE_PID" 2>/dev/null; }
+
+# ---- tokens (software YubiKeys, real Yubico OTPs via libyubikey)
+
+# softkey_new NAME [PUBLIC-ID]: a software YubiKey in $T/keys/NAME.state
+# whose AES key is also in $T/keys/NAME.aes (readable by dg-admin, who
+# enrols it); prints the public id.
+softkey_new() {
+  mkdir -p -m 755 "$T/keys"
+  openssl rand -hex 16 > "$T/keys/$1.aes"
+  chown dg-admin "$T/keys/$1.aes"; chmod 600 "$T/keys/$1.aes"
+  "$T/bin/dumpgate-softkey" init "$T/keys/$1.state" ${2:+--public-id "$2"} \
+    --aes-key-file "$T/keys/$1.aes" | head -n 1
+}
+# otp NAME [softkey otp options]: the next OTP of that key
+otp() { local k=$1; shift; "$T/bin/dumpgate-softkey" otp "$T/keys/$k.state" "$@"; }
+# pubid NAME: its public id
+pubid() { "$T/bin/dumpgate-softkey" show "$T/keys/$1.state" | sed -n 's/^public_id=//p'; }
+# enroll ACCOUNT NAME: dg-admin enrols softkey NAME (made if missing) for
+# ACCOUNT, proving possession with its next OTP
+enroll() {
+  [ -f "$T/keys/$2.state" ] || softkey_new "$2" >/dev/null
+  otp "$2" | dg dg-admin token enroll --user "$1" --aes-key-file "$T/keys/$2.aes" --otp-stdin
+}
+# approve USER ID KEY [SHA256]: USER approves ID with the next OTP of KEY,
+# naming the artifact's sha256 (or the one given)
+approve() {
+  local sha=${4:-$(tfield "$2" sha256)}
+  otp "$3" | dg "$1" approve "$2" --sha256 "$sha" --otp-stdin
+}
 
 # field of the JSON of `show --json` as root (root is an admin of the gate)
 tfield() { "$T/bin/dumpgate" show "$1" --json | jq -r ".$2"; }

@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "requests.h"
 #include "scanrun.h"
+#include "signkey.h"
 #include "util.h"
 
 /* ---- helpers */
@@ -667,12 +668,16 @@ static void req_status(struct monitor *m, struct child *c, struct msgbuf *mb, in
 	profiles = json_array();
 	for (size_t i = 0; i < m->cfg->n_profiles; i++)
 		json_array_append_new(profiles, json_string(m->cfg->profiles[i].name));
+	char fp[65] = "";
+	if (m->signkey && signkey_fingerprint(m->signkey, fp) < 0)
+		fp[0] = '\0';
 	child_result(m, c,
-		     json_pack("{s:b, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:o}", "ok", 1, "version",
+		     json_pack("{s:b, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:o, s:s, s:s}", "ok", 1, "version",
 			       DUMPGATE_VERSION, "pid", (int)getpid(), "account", c->account, "person", c->person,
 			       "admin", c->is_admin, "auditor", c->is_auditor, "transfers",
 			       (json_int_t)m->table.n, "audit_seq", (json_int_t)audit_last_seq(m->audit),
-			       "kernel_audit", m->cfg->kernel_audit ? "required" : "off", "profiles", profiles));
+			       "kernel_audit", m->cfg->kernel_audit ? "required" : "off", "profiles", profiles,
+			       "outbox", m->cfg->outbox_dir, "signing_key_sha256", fp));
 }
 
 /* ---- dispatch */

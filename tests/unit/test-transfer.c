@@ -341,6 +341,166 @@ static void test_scan(void)
 	transfer_table_free(&t);
 }
 
+/* ---- approval (I3), deny, expiry, release */
+
+#define SHA2 "0000000000000000000000000000000000000000000000000000000000000001"
+#define PENDING2 "{\"required\":2,\"expires\":\"2026-11-28T17:00:00Z\"}"
+#define APPROVAL(account, person, sha)                                                                  \
+	"{\"account\":\"" account "\",\"person\":\"" person "\",\"token\":\"vvccccbhbkfe\",\"sha256\":\"" sha \
+	"\",\"interactive\":false}"
+
+/* Submitted by alice (person alice), stored, scanned clean. */
+static struct transfer *make_clean(struct transfer_table *t, const char *id)
+{
+	apply(t, "submitted", id, submitted_details);
+	apply(t, "stored", id, stored_details);
+	apply(t, "scan_started", id, "{}");
+	apply(t, "scanned", id, "{\"verdict\":\"clean\",\"findings\":[]}");
+	return transfer_find(t, id);
+}
+
+static void test_approval(void)
+{
+	struct transfer_table t = { 0 };
+	struct transfer *x;
+	time_t e;
+	json_t *j;
+
+	apply(&t, "submitted", ID1, submitted_details);
+	apply(&t, "stored", ID1, stored_details);
+	refuses(&t, "pending of a stored transfer (not scanned yet)", "pending", ID1, PENDING2);
+	apply(&t, "scan_started", ID1, "{}");
+	apply(&t, "scanned", ID1, "{\"verdict\":\"clean\",\"findings\":[]}");
+	x = transfer_find(&t, ID1);
+	if (!ok(x && x->state == TS_CLEAN, "setup: a clean transfer")) {
+		transfer_table_free(&t);
+		return;
+	}
+	refuses(&t, "an approval before pending", "approval", ID1, APPROVAL("bob", "bob", SHA));
+	refuses(&t, "pending with required 0", "pending", ID1, "{\"required\":0,\"expires\":\"2026-11-28T17:00:00Z\"}");
+	refuses(&t, "pending without expires", "pending", ID1, "{\"required\":2}");
+	refuses(&t, "pending with a bad expires", "pending", ID1, "{\"required\":2,\"expires\":\"in an hour\"}");
+	refuses(&t, "released of a clean transfer", "released", ID1,
+		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
+
+	ok(apply(&t, "pending", ID1, PENDING2) == 0, "pending accepted");
+	ok(x->state == TS_PENDING && x->required == 2 && parse_time("2026-11-28T17:00:00Z", &e) == 0 && x->expires == e &&
+		   json_array_size(x->approvals) == 0,
+	   "pending: 2 persons required, expires set, no approval yet");
+	ok(!tstate_final(x->state), "pending is not final");
+	refuses(&t, "pending twice", "pending", ID1, PENDING2);
+
+	refuses(&t, "an approval by the requester's person (another account of alice)", "approval", ID1,
+		APPROVAL("alice2", "alice", SHA));
+	refuses(&t, "an approval naming another sha256", "approval", ID1, APPROVAL("bob", "bob", SHA2));
+	refuses(&t, "an approval without a token", "approval", ID1,
+		"{\"account\":\"bob\",\"person\":\"bob\",\"sha256\":\"" SHA "\",\"interactive\":false}");
+	refuses(&t, "an approval with interactive as 0", "approval", ID1,
+		"{\"account\":\"bob\",\"person\":\"bob\",\"token\":\"t\",\"sha256\":\"" SHA "\",\"interactive\":0}");
+
+	ok(apply(&t, "approval", ID1, APPROVAL("bob", "bob", SHA)) == 0, "an approval by bob accepted");
+	ok(x->state == TS_PENDING && json_array_size(x->approvals) == 1, "1 of 2: still pending");
+	refuses(&t, "a second approval by the same person (another account of bob)", "approval", ID1,
+		APPROVAL("bob-admin", "bob", SHA));
+	refuses(&t, "a second approval by the same account", "approval", ID1, APPROVAL("bob", "bob", SHA));
+	ok(apply(&t, "approval", ID1, APPROVAL("carol", "carol", SHA)) == 0, "an approval by carol accepted");
+	ok(x->state == TS_APPROVED && json_array_size(x->approvals) == 2 && !tstate_final(x->state),
+	   "2 of 2 distinct persons: approved (not final)");
+	refuses(&t, "an approval of an approved transfer", "approval", ID1, APPROVAL("dave", "dave", SHA));
+	refuses(&t, "denied of an approved transfer", "denied", ID1,
+		"{\"reason\":\"no\",\"account\":\"bob\",\"person\":\"bob\"}");
+	refuses(&t, "withdrawn of an approved transfer", "withdrawn", ID1, "{\"reason\":\"oops\"}");
+	refuses(&t, "expired of an approved transfer", "expired", ID1, "{\"reason\":\"late\"}");
+	refuses(&t, "released before releasing", "released", ID1,
+		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
+	refuses(&t, "releasing without a destination", "releasing", ID1, "{}");
+
+	ok(apply(&t, "releasing", ID1, "{\"destination\":\"logs\"}") == 0 && x->state == TS_RELEASING &&
+		   !tstate_final(x->state),
+	   "releasing accepted (not final)");
+	refuses(&t, "releasing twice", "releasing", ID1, "{\"destination\":\"logs\"}");
+	refuses(&t, "denied of a releasing transfer", "denied", ID1,
+		"{\"reason\":\"no\",\"account\":\"bob\",\"person\":\"bob\"}");
+	refuses(&t, "withdrawn of a releasing transfer", "withdrawn", ID1, "{\"reason\":\"oops\"}");
+	refuses(&t, "released with a short manifest_sha256", "released", ID1,
+		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"abc\"}");
+	refuses(&t, "released without a file", "released", ID1,
+		"{\"path\":\"logs/" ID1 "\",\"manifest_sha256\":\"" SHA "\"}");
+	ok(apply(&t, "released", ID1,
+		 "{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}") == 0,
+	   "released accepted");
+	ok(x->state == TS_RELEASED && tstate_final(x->state) && x->final_time == x->updated, "released is final");
+	refuses(&t, "released twice", "released", ID1,
+		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
+	refuses(&t, "failed of a released transfer", "failed", ID1, "{\"reason\":\"x\"}");
+
+	j = transfer_to_json(x);
+	json_t *a0 = json_array_get(json_object_get(j, "approvals"), 0), *rel = json_object_get(j, "release");
+	ok(json_integer_value(json_object_get(j, "required")) == 2 &&
+		   strcmp(json_string_value(json_object_get(j, "expires")), "2026-11-28T17:00:00Z") == 0 &&
+		   json_array_size(json_object_get(j, "approvals")) == 2 &&
+		   strcmp(json_string_value(json_object_get(a0, "person")), "bob") == 0 &&
+		   strcmp(json_string_value(json_object_get(a0, "account")), "bob") == 0 &&
+		   strcmp(json_string_value(json_object_get(a0, "token")), "vvccccbhbkfe") == 0 &&
+		   strcmp(json_string_value(json_object_get(a0, "sha256")), SHA) == 0 &&
+		   json_is_string(json_object_get(a0, "time")) &&
+		   strcmp(json_string_value(json_object_get(rel, "path")), "logs/" ID1) == 0 &&
+		   strcmp(json_string_value(json_object_get(rel, "file")), "core.1234") == 0 &&
+		   strcmp(json_string_value(json_object_get(rel, "manifest_sha256")), SHA) == 0,
+	   "JSON: required, expires, the approvals (person, account, token, time, sha256), release");
+	json_decref(j);
+	transfer_table_free(&t);
+}
+
+static void test_pending_ends(void)
+{
+	struct transfer_table t = { 0 };
+	struct transfer *x;
+
+	/* one approval needed: the first distinct person approves */
+	x = make_clean(&t, ID1);
+	apply(&t, "pending", ID1, "{\"required\":1,\"expires\":\"2026-11-28T17:00:00Z\"}");
+	ok(x && apply(&t, "approval", ID1, APPROVAL("bob", "bob", SHA)) == 0 && x->state == TS_APPROVED,
+	   "required 1: one approval approves");
+	transfer_table_free(&t);
+
+	x = make_clean(&t, ID1);
+	apply(&t, "pending", ID1, PENDING2);
+	apply(&t, "approval", ID1, APPROVAL("bob", "bob", SHA));
+	refuses(&t, "denied without an account", "denied", ID1, "{\"reason\":\"no\",\"person\":\"bob\"}");
+	refuses(&t, "denied without a reason", "denied", ID1, "{\"account\":\"bob\",\"person\":\"bob\"}");
+	ok(apply(&t, "denied", ID1, "{\"reason\":\"customer data\",\"account\":\"carol\",\"person\":\"carol\"}") == 0,
+	   "denied of a pending transfer (with one approval) accepted");
+	ok(x && x->state == TS_DENIED && tstate_final(x->state) && strcmp(x->final_reason, "customer data") == 0 &&
+		   json_array_size(x->approvals) == 1,
+	   "denied is final with its reason; the approval stays on record");
+	refuses(&t, "an approval of a denied transfer", "approval", ID1, APPROVAL("carol", "carol", SHA));
+	refuses(&t, "denied twice", "denied", ID1, "{\"reason\":\"again\",\"account\":\"bob\",\"person\":\"bob\"}");
+	refuses(&t, "expired of a denied transfer", "expired", ID1, "{\"reason\":\"late\"}");
+
+	x = make_clean(&t, ID2);
+	refuses(&t, "expired of a clean transfer (not pending)", "expired", ID2, "{\"reason\":\"late\"}");
+	apply(&t, "pending", ID2, PENDING2);
+	refuses(&t, "expired without a reason", "expired", ID2, "{}");
+	ok(apply(&t, "expired", ID2, "{\"reason\":\"not approved in time\"}") == 0, "expired of a pending transfer accepted");
+	ok(x && x->state == TS_EXPIRED && tstate_final(x->state) && strcmp(x->final_reason, "not approved in time") == 0,
+	   "expired is final with its reason");
+	refuses(&t, "an approval of an expired transfer", "approval", ID2, APPROVAL("bob", "bob", SHA));
+	refuses(&t, "withdrawn of an expired transfer", "withdrawn", ID2, "{\"reason\":\"x\"}");
+	transfer_table_free(&t);
+
+	x = make_clean(&t, ID1);
+	ok(apply(&t, "denied", ID1, "{\"reason\":\"no\",\"account\":\"admin\",\"person\":\"admin\"}") == 0 && x &&
+		   x->state == TS_DENIED,
+	   "denied of a clean transfer (before pending) accepted");
+	x = make_clean(&t, ID2);
+	apply(&t, "pending", ID2, PENDING2);
+	ok(apply(&t, "withdrawn", ID2, "{\"reason\":\"wrong file\"}") == 0 && x && x->state == TS_WITHDRAWN,
+	   "withdrawn of a pending transfer accepted");
+	refuses(&t, "an approval of a withdrawn transfer", "approval", ID2, APPROVAL("bob", "bob", SHA));
+	transfer_table_free(&t);
+}
+
 int main(void)
 {
 	test_scan();
@@ -350,5 +510,7 @@ int main(void)
 	test_bad_records();
 	test_json();
 	test_many();
+	test_approval();
+	test_pending_ends();
 	return tap_done();
 }

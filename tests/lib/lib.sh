@@ -210,6 +210,83 @@ approve() {
   local sha=${4:-$(tfield "$2" sha256)}
   otp "$3" | dg "$1" approve "$2" --sha256 "$sha" --otp-stdin
 }
+# approve_otp USER ID OTP [SHA256]: the same with the OTP text given
+approve_otp() {
+  local sha=${4:-$(tfield "$2" sha256)}
+  printf '%s\n' "$3" | dg "$1" approve "$2" --sha256 "$sha" --otp-stdin
+}
+# counters NAME: "COUNTER USE" of the last OTP softkey NAME issued
+counters() { "$T/bin/dumpgate-softkey" show "$T/keys/$1.state" | sed -n 's/^\(counter\|use\)=//p' | paste -sd ' '; }
+
+# otp_flip OTP [POS]: the OTP with the character at POS (default 30, in
+# the encrypted part) changed to another modhex character
+otp_flip() {
+  local o=$1 i=${2:-30} n=c
+  [ "${o:i:1}" = c ] && n=b
+  printf '%s\n' "${o:0:i}$n${o:i+1}"
+}
+
+# text_profile NAME REQUESTERS APPROVERS APPROVALS [EXPIRY]: a profile
+# for small text and gzip files (up to 1M, expiry 1h unless given)
+text_profile() {
+  printf '[profile]\nrequesters = %s\napprovers = %s\napprovals = %s\nmax_size = 1M\ntypes = text gzip\nexpiry = %s\nretention = 1d\n' \
+    "$2" "$3" "$4" "${5:-1h}" | write_profile "$1"
+}
+
+# pending_transfer USER PROFILE: USER submits a small text file of its own
+# (its own sha256) with PROFILE; waits until the transfer waits for
+# approval and prints its id (status 1 and a diagnostic otherwise)
+pending_transfer() {
+  local f id st
+  f=$(mktemp "$T/files/log.XXXXXX")
+  { echo "service log $f $(date +%s.%N)"; seq 1 500; } > "$f"
+  chmod 644 "$f"
+  id=$(dg "$1" submit --profile "$2" --reason "INC-approve" "$f") || return 1
+  st=$(settle_one "$id")
+  [ "$st" = pending ] || { diag "transfer $id is $st, not pending"; return 1; }
+  echo "$id"
+}
+# await_state ID STATE [SECONDS]: wait (up to SECONDS, default 30) until ID
+# is in STATE; prints the state it is in then
+await_state() {
+  local s= i
+  for ((i = 0; i < ${3:-30} * 10; i++)); do
+    s=$(tfield "$1" state)
+    [ "$s" = "$2" ] && break
+    sleep 0.1
+  done
+  echo "$s"
+}
+
+# audit_json: every audit record, one JSON object a line, as dg-admin reads
+# them (audit show --json); audit_seq: the seq of the last one
+audit_json() { dg dg-admin audit show --json </dev/null; }
+audit_seq() { audit_json | jq -s 'last.seq // 0'; }
+# audit_since SEQ [JQ-CONDITION]: the records after SEQ (that match)
+audit_since() { audit_json | jq -c --argjson s "$1" "select(.seq > \$s and (${2:-true}))"; }
+
+# refused CODE WHAT USER ARGS...: `dumpgate ARGS` as USER (standard input
+# passed on) exits 1 and leaves exactly one new request_refused record, by
+# USER, with that code: two TAP results.  Afterwards OUT holds what the
+# command printed (stdout and stderr), REFUSAL the record.  Give standard
+# input with a redirection, not a pipe (a pipe would run this in a
+# subshell and lose the results).
+refused() {
+  local code=$1 what=$2 user=$3 before rc
+  shift 3
+  before=$(audit_seq)
+  OUT=$(dg "$user" "$@" 2>&1)
+  rc=$?
+  REFUSAL=$(audit_since "$before" '.event == "request_refused"')
+  is "$rc" 1 "$what: refused (exit 1)"
+  is "$(jq -r '.actor.account + " " + .details.code' <<<"$REFUSAL")" "$user $code" \
+    "$what: one request_refused record, by $user, code $code"
+}
+# approve_refused CODE WHAT USER ID OTP [SHA256]: refused for an approve
+approve_refused() {
+  local code=$1 what=$2 user=$3 id=$4 o=$5 sha=${6:-$(tfield "$4" sha256)}
+  refused "$code" "$what" "$user" approve "$id" --sha256 "$sha" --otp-stdin <<<"$o"
+}
 
 # field of the JSON of `show --json` as root (root is an admin of the gate)
 tfield() { "$T/bin/dumpgate" show "$1" --json | jq -r ".$2"; }

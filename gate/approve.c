@@ -84,7 +84,8 @@ __attribute__((format(printf, 6, 7))) static void otp_refused(struct monitor *m,
 	if (n >= m->cfg->otp_max_failures) {
 		char until[32];
 		format_time(time(NULL) + (time_t)m->cfg->otp_lockout, until);
-		json_t *d = json_pack("{s:s, s:s, s:i}", "account", c->account, "until", until, "failures", (int)n);
+		json_t *d = json_pack("{s:s, s:s, s:i}", "account", c->account, "until", until, "failures",
+				      (int)(n > 1000000 ? 1000000 : n));
 		struct audit_actor a = child_actor(c);
 		if (monitor_record(m, "account_locked", NULL, &a, d) == 0)
 			log_warn("account %s locked until %s after %u failed OTPs", c->account, until, n);
@@ -138,7 +139,8 @@ static int check_otp(struct monitor *m, struct child *c, const char *op, const c
 			explicit_bzero(key, sizeof(key));
 			explicit_bzero(priv, sizeof(priv));
 			log_err("token %s: cannot read its key file: %s", pid, strerror(-r));
-			child_error(m, c, "internal", "the key of token %s cannot be read; ask an admin", pid);
+			requests_refuse(m, c, op, id, "token_key", "the key of token %s cannot be read (%s); ask an admin",
+					pid, strerror(-r));
 			return -1;
 		}
 		r = otp_decrypt(key, token, priv, &v);
@@ -185,15 +187,33 @@ static size_t approvals_count(const struct transfer *t)
 	return t->approvals ? json_array_size(t->approvals) : 0;
 }
 
-static bool person_approved(const struct transfer *t, const char *person)
+/* Has c's person approved t already?  By the person recorded then, and by
+ * what the person map says of each approving account now: a map that
+ * changed since must not let one human count twice. */
+static bool person_approved(const struct monitor *m, const struct transfer *t, const struct child *c)
 {
 	size_t i;
 	json_t *a;
 
-	json_array_foreach(t->approvals, i, a)
-		if (strcmp(json_string_value(json_object_get(a, "person")), person) == 0)
+	json_array_foreach(t->approvals, i, a) {
+		const char *person = json_string_value(json_object_get(a, "person"));
+		const char *account = json_string_value(json_object_get(a, "account"));
+		if ((person && strcmp(person, c->person) == 0) ||
+		    (account && (strcmp(account, c->account) == 0 ||
+				 strcmp(config_person_of(m->cfg, account), c->person) == 0)))
 			return true;
+	}
 	return false;
+}
+
+/* Is c the requester of t, or the same person?  The person recorded at
+ * submission, the one the map gives the requester now, the account and
+ * the uid: all of them, so that editing the person map cannot turn a
+ * requester into an approver of her own transfer. */
+static bool is_requester(const struct monitor *m, const struct transfer *t, const struct child *c)
+{
+	return c->uid == t->uid || strcmp(c->account, t->requester) == 0 || strcmp(c->person, t->person) == 0 ||
+	       strcmp(c->person, config_person_of(m->cfg, t->requester)) == 0;
 }
 
 /* Safe to serve: the approver is the account the monitor read at accept;
@@ -241,18 +261,23 @@ void req_approve(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 				t ? tstate_name(t->state) : "gone");
 		return;
 	}
+	if (time(NULL) >= t->expires) {
+		requests_refuse(m, c, "approve", id, "not_pending", "transfer %s expired; it can no longer be approved",
+				id);
+		return;
+	}
 	if (!p || !strlist_match_account(&p->approvers, c->account, c->groups, c->ngroups)) {
 		requests_refuse(m, c, "approve", id, "not_approver",
 				"account %s is not an approver of profile %s", c->account, t->profile);
 		return;
 	}
-	if (strcmp(c->person, t->person) == 0) {
+	if (is_requester(m, t, c)) {
 		requests_refuse(m, c, "approve", id, "self_approval",
 				"account %s belongs to person %s, who requested transfer %s; a requester never approves their own transfer",
 				c->account, c->person, id);
 		return;
 	}
-	if (person_approved(t, c->person)) {
+	if (person_approved(m, t, c)) {
 		requests_refuse(m, c, "approve", id, "same_person",
 				"person %s already approved transfer %s; approvals count distinct persons", c->person,
 				id);
@@ -317,11 +342,12 @@ void req_deny(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 		return;
 	}
 	if (tstate_final(t->state)) {
-		child_error(m, c, "final", "transfer %s is already %s", id, tstate_name(t->state));
+		requests_refuse(m, c, "deny", id, "final", "transfer %s is already %s", id, tstate_name(t->state));
 		return;
 	}
 	if (t->state == TS_SUBMITTED || t->state == TS_APPROVED || t->state == TS_RELEASING) {
-		child_error(m, c, "busy", "transfer %s is %s; it cannot be denied now", id, tstate_name(t->state));
+		requests_refuse(m, c, "deny", id, "busy", "transfer %s is %s; it cannot be denied now", id,
+				tstate_name(t->state));
 		return;
 	}
 	struct audit_actor a = child_actor(c);
@@ -407,12 +433,14 @@ void req_token_enroll(struct monitor *m, struct child *c, struct msgbuf *mb, int
 		return;
 	if (!account_exists(account)) {
 		_cleanup_free_ char *esc = str_escape(account, 64);
-		child_error(m, c, "no_such_account", "no account named \"%s\" on this host", esc ? esc : "?");
+		requests_refuse(m, c, "token_enroll", NULL, "no_such_account", "no account named \"%s\" on this host",
+				esc ? esc : "?");
 		return;
 	}
 	if (*pid && tokens_active(&m->tokens, pid)) {
-		child_error(m, c, "token_active", "token %s is already enrolled for %s; revoke it first", pid,
-			    tokens_active(&m->tokens, pid)->account);
+		requests_refuse(m, c, "token_enroll", NULL, "token_active",
+				"token %s is already enrolled for %s; revoke it first", pid,
+				tokens_active(&m->tokens, pid)->account);
 		return;
 	}
 	e = calloc(1, sizeof(*e));
@@ -437,6 +465,19 @@ void req_token_enroll(struct monitor *m, struct child *c, struct msgbuf *mb, int
 			memcpy(e->public_id, "vv", 2);
 			otp_modhex_encode(raw, sizeof(raw), e->public_id + 2);
 		}
+	}
+	/* An auditor sees every key the gate generated and showed, confirmed
+	 * or not. */
+	struct audit_actor aa = child_actor(c);
+	json_t *rd = json_pack("{s:s, s:s, s:s, s:b}", "account", account, "public_id",
+			       *e->public_id ? e->public_id : "(from the proof OTP)", "by", c->account, "generated_key",
+			       (int)e->generated);
+	int rr = monitor_record(m, "token_enrolment_started", NULL, &aa, rd);
+	json_decref(rd);
+	if (rr < 0) {
+		enrolment_free(e);
+		child_error(m, c, "audit", "the audit log cannot be written; nothing was enrolled");
+		return;
 	}
 	enrolment_free(c->enrol);
 	c->enrol = e;
@@ -478,7 +519,8 @@ void req_token_confirm(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		return;
 	}
 	if (!e) {
-		child_error(m, c, "no_enrolment", "no token enrolment is waiting on this connection");
+		requests_refuse(m, c, "token_enroll", NULL, "no_enrolment",
+				"no token enrolment is waiting on this connection");
 		return;
 	}
 	if (account_locked(m, c, "token_enroll", NULL))
@@ -490,8 +532,9 @@ void req_token_confirm(struct monitor *m, struct child *c, struct msgbuf *mb, in
 			return;
 		}
 		if (tokens_active(&m->tokens, pid)) {
-			child_error(m, c, "token_active", "token %s is already enrolled for %s; revoke it first", pid,
-				    tokens_active(&m->tokens, pid)->account);
+			requests_refuse(m, c, "token_enroll", NULL, "token_active",
+					"token %s is already enrolled for %s; revoke it first", pid,
+					tokens_active(&m->tokens, pid)->account);
 			return;
 		}
 	}
@@ -565,7 +608,7 @@ void req_token_revoke(struct monitor *m, struct child *c, struct msgbuf *mb, int
 		return;
 	}
 	if (!tokens_active(&m->tokens, pid)) {
-		child_error(m, c, "unknown_token", "no enrolled token has public id %s", pid);
+		requests_refuse(m, c, "token_revoke", NULL, "unknown_token", "no enrolled token has public id %s", pid);
 		return;
 	}
 	struct audit_actor a = child_actor(c);

@@ -45,10 +45,15 @@ static int open_private_dir(int at, const char *path, mode_t mode, int *ret_fd)
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	if (mkdirat(at, path, mode) < 0 && errno != EEXIST)
+	bool made = mkdirat(at, path, mode) == 0;
+
+	if (!made && errno != EEXIST)
 		return -errno;
 	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
+		return -errno;
+	/* the umask (077) must not narrow a mode that others rely on */
+	if (made && fchmod(fd, mode) < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;

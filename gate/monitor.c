@@ -31,6 +31,7 @@
 #include "requests.h"
 #include "sandbox.h"
 #include "scanrun.h"
+#include "signkey.h"
 #include "session.h"
 #include "util.h"
 
@@ -82,9 +83,16 @@ static int replay_cb(json_t *record, void *userdata)
 
 	if (r == 0)
 		r = tokens_apply(&m->tokens, record);
+	/* which signing key the gate last said it runs with */
+	json_t *ev = json_object_get(record, "event");
+	if (r == 0 && json_is_string(ev) && strcmp(json_string_value(ev), "gate_started") == 0) {
+		const char *fp = json_string_value(json_object_get(json_object_get(record, "details"),
+								  "signing_key_sha256"));
+		if (fp && strlen(fp) == 64)
+			memcpy(m->recorded_key_sha256, fp, 65);
+	}
 	if (r < 0) {
 		json_t *seq = json_object_get(record, "seq");
-		json_t *ev = json_object_get(record, "event");
 		log_err("audit log record seq %lld (event \"%s\") does not fit the rebuilt state; refusing to start",
 			(long long)json_integer_value(seq), json_string_value(ev) ? json_string_value(ev) : "?");
 	}
@@ -177,14 +185,38 @@ int monitor_recover(struct monitor *m)
 		if (m->table.v[i]->purged)
 			spool_remove(m->spool_dirfd, m->table.v[i]->id);
 
+	/* No token key outlives its token. */
+	unsigned swept = 0;
+	r = tokens_sweep(m->tokens_dirfd, &m->tokens, &swept);
+	if (r < 0) {
+		log_err("cannot remove the keys of revoked tokens from %s/tokens: %s", m->cfg->state_dir, strerror(-r));
+		return r;
+	}
+	if (swept)
+		log_info("removed %u file(s) from %s/tokens that belong to no active token", swept, m->cfg->state_dir);
+
 	/* Anything else in the spool that no live transfer owns was left by a
 	 * crash between creating a file and recording its intent (I6). */
 	r = remove_orphans(m);
 	if (r < 0)
 		return r;
 
-	json_t *d = json_pack("{s:s, s:i, s:i}", "version", DUMPGATE_VERSION, "pid", (int)getpid(),
-			      "profiles", (int)m->cfg->n_profiles);
+	/* Every release was signed with the key the log names: a different
+	 * key (swapped files, a state directory restored in parts) would
+	 * sign releases nobody can tell from forged ones. */
+	char fp[65];
+	r = signkey_fingerprint(m->signkey, fp);
+	if (r < 0) {
+		log_err("cannot compute the signing key's fingerprint");
+		return r;
+	}
+	if (m->recorded_key_sha256[0] && strcmp(fp, m->recorded_key_sha256) != 0) {
+		log_err("the signing key in %s/%s (SHA-256 %s) is not the one the audit log records (%s); restore that key",
+			m->cfg->state_dir, SIGNKEY_PRIVATE_FILE, fp, m->recorded_key_sha256);
+		return -EKEYREJECTED;
+	}
+	json_t *d = json_pack("{s:s, s:i, s:i, s:s}", "version", DUMPGATE_VERSION, "pid", (int)getpid(),
+			      "profiles", (int)m->cfg->n_profiles, "signing_key_sha256", fp);
 	r = monitor_record(m, "gate_started", NULL, NULL, d);
 	json_decref(d);
 	return r;
@@ -599,6 +631,7 @@ static void child_readable(struct monitor *m, struct child *c)
 		return;
 	}
 	if (n < 0) {
+		explicit_bzero(buf, sizeof(buf)); /* what a truncated message left */
 		child_violation(m, c, "unreadable message: %s", strerror(-n));
 		return;
 	}

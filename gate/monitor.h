@@ -52,6 +52,7 @@ struct monitor {
 	int state_dirfd, spool_dirfd, lock_fd;
 	int tokens_dirfd, outbox_dirfd;
 	EVP_PKEY *signkey;             /* the gate's Ed25519 release key */
+	char recorded_key_sha256[65];  /* its fingerprint in the last gate_started, "" if none */
 	struct release_job *release;   /* the release running, NULL if none */
 	int listen_fd, epoll_fd, signal_fd, timer_fd, job_fd;
 	uid_t session_uid, scan_uid;

@@ -424,7 +424,9 @@ int release_build(const struct release_input *in, char *why, size_t why_len)
 		say(why, why_len, "cannot remove the leftover %s/%s: %s", dest, tmp, errstr(r));
 		return r;
 	}
-	if (mkdirat(dest_fd, tmp, 0755) < 0) {
+	/* 0700 while it is built: a sync tool that copies dot-directories
+	 * must not carry a half release away; 0755 just before the rename. */
+	if (mkdirat(dest_fd, tmp, 0700) < 0) {
 		r = -errno;
 		say(why, why_len, "cannot create %s/%s: %s", dest, tmp, errstr(r));
 		return r;
@@ -436,7 +438,7 @@ int release_build(const struct release_input *in, char *why, size_t why_len)
 		say(why, why_len, "cannot open %s/%s: %s", dest, tmp, errstr(r));
 		goto fail;
 	}
-	if (fchmod(tmp_fd, 0755) < 0) {
+	if (fchmod(tmp_fd, 0700) < 0) {
 		r = -errno;
 		say(why, why_len, "cannot set the mode of %s/%s: %s", dest, tmp, errstr(r));
 		goto fail;
@@ -496,7 +498,7 @@ int release_build(const struct release_input *in, char *why, size_t why_len)
 		say(why, why_len, "cannot write the manifest to %s/%s: %s", dest, tmp, errstr(r));
 		goto fail;
 	}
-	if (fsync(tmp_fd) < 0) {
+	if (fchmod(tmp_fd, 0755) < 0 || fsync(tmp_fd) < 0) {
 		r = -errno;
 		say(why, why_len, "cannot sync %s/%s: %s", dest, tmp, errstr(r));
 		goto fail;
@@ -542,44 +544,24 @@ int release_finished(int outbox_dirfd, const char *destination, const char *id)
 	return S_ISDIR(st.st_mode) ? 1 : -ENOTDIR;
 }
 
-int release_manifest_sha256(int outbox_dirfd, const char *destination, const char *id, char ret_hex[static 65])
+int release_manifest_digest(const struct release_input *in, char ret_hex[static 65])
 {
-	_cleanup_close_ int dest_fd = -1, dir_fd = -1, fd = -1;
-	_cleanup_(md_ctxp) EVP_MD_CTX *md = NULL;
-	uint8_t buf[65536], digest[32];
-	uint64_t total = 0;
-	unsigned dlen = 0;
-	ssize_t n;
+	_cleanup_free_ char *manifest = NULL;
+	char name[RELEASE_NAME_MAX + 1], fingerprint[65];
+	size_t len = 0;
 	int r;
 
-	if (outbox_dirfd < 0 || !destination_valid(destination) || !id || !transfer_id_valid(id))
+	/* no file system here: only what the bytes depend on */
+	if (!in->manifest || !json_is_object(in->manifest) || !in->key || !in->expect_sha256 ||
+	    !is_hex(in->expect_sha256, 64))
 		return -EINVAL;
-	r = open_dest(outbox_dirfd, destination, false, &dest_fd);
+	release_sanitize_name(in->file_name, name);
+	r = signkey_fingerprint(in->key, fingerprint);
 	if (r < 0)
 		return r;
-	dir_fd = open_beneath(dest_fd, id, O_RDONLY | O_DIRECTORY, 0);
-	if (dir_fd < 0)
-		return dir_fd;
-	fd = open_beneath(dir_fd, RELEASE_MANIFEST, O_RDONLY, 0);
-	if (fd < 0)
-		return fd;
-	md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		return -ENOMEM;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		total += (uint64_t)n;
-		if (total > RELEASE_MANIFEST_MAX)
-			return -EFBIG;
-		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-			return -EIO;
-	}
-	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != sizeof(digest))
-		return -EIO;
-	hex_encode(digest, sizeof(digest), ret_hex);
+	r = manifest_bytes(in, name, in->expect_sha256, fingerprint, &manifest, &len);
+	if (r < 0)
+		return r;
+	sha256_hex(manifest, len, ret_hex);
 	return 0;
 }

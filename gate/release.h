@@ -70,10 +70,11 @@ int release_build(const struct release_input *in, char *why, size_t why_len);
  * otherwise it is built again (a leftover .tmp-<id> is cleaned up). */
 int release_finished(int outbox_dirfd, const char *destination, const char *id);
 
-/* SHA-256 (64 lowercase hex + NUL) of DEST/<id>/manifest.json, opened
- * without following symlinks; for the `released` record of a release that
- * a restart found finished.  -EFBIG over RELEASE_MANIFEST_MAX. */
-int release_manifest_sha256(int outbox_dirfd, const char *destination, const char *id, char ret_hex[static 65]);
+/* SHA-256 (64 lowercase hex + NUL) of the manifest.json that
+ * release_build(in) writes when it succeeds: the same bytes, computed
+ * without the file system (Ed25519 and the manifest are deterministic), so
+ * the `released` record never depends on reading the outbox back. */
+int release_manifest_digest(const struct release_input *in, char ret_hex[static 65]);
 
 /* The rule release_build applies to a client-supplied name: everything but
  * [A-Za-z0-9._-] becomes '_', leading dots are dropped, the result is cut

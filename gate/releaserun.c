@@ -27,8 +27,7 @@
 struct release_job {
 	pthread_t thread;
 	char id[33];
-	char dest[256];
-	char file[RELEASE_NAME_MAX + 1];
+	char *dest, *file;
 	char sha256[65];
 	struct release_input in;
 	json_t *manifest;
@@ -56,6 +55,8 @@ static void job_free(struct release_job *j)
 		return;
 	closep(&j->spool_fd);
 	json_decref(j->manifest);
+	free(j->dest);
+	free(j->file);
 	free(j);
 }
 
@@ -82,7 +83,7 @@ static json_t *scan_summary(const struct transfer *t)
 }
 
 static json_t *build_manifest(const struct monitor *m, const struct transfer *t, const struct profile *p,
-			      uint64_t releasing_seq)
+			      uint64_t approved_seq)
 {
 	char submitted[32], now[32];
 	json_t *approvals = json_array(), *a;
@@ -100,7 +101,7 @@ static json_t *build_manifest(const struct monitor *m, const struct transfer *t,
 			 p->destination, "requester", t->requester, "requester_person", t->person, "reason",
 			 t->reason, "submitted_name", t->name, "type", ftype_name(t->type), "submitted", submitted,
 			 "approvals", approvals, "required", (int)t->required, "scan", scan_summary(t), "audit_seq",
-			 (json_int_t)releasing_seq, "kernel_audit", m->cfg->kernel_audit ? "required" : "off",
+			 (json_int_t)approved_seq, "kernel_audit", m->cfg->kernel_audit ? "required" : "off",
 			 "released", now, "gate_version", DUMPGATE_VERSION);
 }
 
@@ -124,54 +125,85 @@ static void fail(struct monitor *m, const char *id, const char *fmt, ...)
 	record_end(m, id, "failed", json_pack("{s:s}", "reason", why));
 }
 
-/* The release is in place: record it. */
-static void finished(struct monitor *m, const char *id, const char *dest, const char *file)
+static struct release_input input_of(const struct monitor *m, const struct transfer *t, int spool_fd)
 {
-	char msha[65], path[300];
-	int r = release_manifest_sha256(m->outbox_dirfd, dest, id, msha);
+	return (struct release_input){
+		.spool_fd = spool_fd,
+		.outbox_dirfd = m->outbox_dirfd,
+		.destination = t->release_dest,
+		.id = t->id,
+		.file_name = t->release_file,
+		.expect_sha256 = t->sha256,
+		.expect_size = t->size,
+		.manifest = t->release_manifest,
+		.key = m->signkey,
+	};
+}
 
+/* The release of t is in place: record it, with the digest of the
+ * manifest release_build wrote (computed, not read back: a sync tool may
+ * already be moving the directory away). */
+static void finished(struct monitor *m, struct transfer *t)
+{
+	struct release_input in = input_of(m, t, -1);
+	char msha[65], path[300], id[33], file[RELEASE_NAME_MAX + 1];
+	int r = release_manifest_digest(&in, msha);
+
+	memcpy(id, t->id, sizeof(id));
 	if (r < 0) {
-		fail(m, id, "the release directory %s/%s exists but its manifest cannot be read: %s", dest, id,
-		     strerror(-r));
+		fail(m, id, "the release %s/%s is in place, but its manifest digest cannot be computed: %s",
+		     t->release_dest, id, strerror(-r));
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dest, id);
+	release_sanitize_name(t->release_file, file);
+	snprintf(path, sizeof(path), "%s/%s", t->release_dest, id);
 	record_end(m, id, "released", json_pack("{s:s, s:s, s:s}", "path", path, "file", file, "manifest_sha256", msha));
 }
 
 static void start(struct monitor *m, struct transfer *t)
 {
-	const struct profile *p = config_profile(m->cfg, t->profile);
 	struct release_job *j;
-	char id[33], file[RELEASE_NAME_MAX + 1];
+	char id[33];
 	int r;
 
 	memcpy(id, t->id, sizeof(id));
-	if (!p) {
-		if (t->state == TS_APPROVED)
-			record_end(m, id, "releasing", json_pack("{s:s}", "destination", "?"));
-		fail(m, id, "its profile %s no longer exists", t->profile);
-		return;
-	}
-	release_sanitize_name(t->name, file);
-	if (t->state == TS_RELEASING) {
-		/* a restart: the rename is the last step */
-		r = release_finished(m->outbox_dirfd, p->destination, id);
-		if (r == 1) {
-			finished(m, id, p->destination, file);
+	if (t->state == TS_APPROVED) {
+		/* Everything the manifest says is fixed in the `releasing`
+		 * record, so a restart builds the very same bytes, wherever the
+		 * profile points by then. */
+		const struct profile *p = config_profile(m->cfg, t->profile);
+		char file[RELEASE_NAME_MAX + 1];
+		if (!p) {
+			/* approved -> failed is not a transition; release
+			 * into nowhere is not either: record where it stops */
+			json_t *d = json_pack("{s:s, s:s, s:o}", "destination", t->profile, "file", t->name, "manifest",
+					      json_object());
+			if (monitor_record(m, "releasing", id, NULL, d) == 0)
+				fail(m, id, "its profile %s no longer exists, so it has no destination", t->profile);
+			json_decref(d);
 			return;
 		}
-		if (r < 0) {
-			fail(m, id, "cannot tell whether %s/%s is in the outbox: %s", p->destination, id, strerror(-r));
-			return;
-		}
-	} else {
-		json_t *d = json_pack("{s:s}", "destination", p->destination);
+		release_sanitize_name(t->name, file);
+		json_t *manifest = build_manifest(m, t, p, t->last_seq);
+		json_t *d = manifest ? json_pack("{s:s, s:s, s:o}", "destination", p->destination, "file", t->name,
+						 "manifest", manifest)
+				     : NULL;
 		r = monitor_record(m, "releasing", id, NULL, d);
 		json_decref(d);
 		if (r < 0)
-			return; /* tried again at the next tick */
+			return; /* tried again later */
 		t = transfer_find(&m->table, id);
+	} else {
+		/* a restart: the rename is the last step */
+		r = release_finished(m->outbox_dirfd, t->release_dest, id);
+		if (r == 1) {
+			finished(m, t);
+			return;
+		}
+		if (r < 0) {
+			fail(m, id, "cannot tell whether %s/%s is in the outbox: %s", t->release_dest, id, strerror(-r));
+			return;
+		}
 	}
 
 	j = calloc(1, sizeof(*j));
@@ -179,33 +211,28 @@ static void start(struct monitor *m, struct transfer *t)
 		return;
 	j->spool_fd = -1;
 	memcpy(j->id, id, sizeof(id));
-	snprintf(j->dest, sizeof(j->dest), "%s", p->destination);
-	memcpy(j->file, file, sizeof(file));
 	r = spool_open_ro(m->spool_dirfd, id, &j->spool_fd);
 	if (r < 0) {
 		job_free(j);
 		fail(m, id, "cannot open the spool object: %s", strerror(-r));
 		return;
 	}
-	j->manifest = build_manifest(m, t, p, audit_last_seq(m->audit));
-	if (!j->manifest) {
+	/* The thread gets copies: the table may change meanwhile. */
+	j->manifest = json_deep_copy(t->release_manifest);
+	j->dest = strdup(t->release_dest);
+	j->file = strdup(t->release_file);
+	if (!j->manifest || !j->dest || !j->file) {
 		job_free(j);
-		fail(m, id, "cannot build the manifest (out of memory)");
+		fail(m, id, "cannot start the release (out of memory)");
 		return;
 	}
-	j->in = (struct release_input){
-		.spool_fd = j->spool_fd,
-		.outbox_dirfd = m->outbox_dirfd,
-		.destination = j->dest,
-		.id = j->id,
-		.expect_size = t->size,
-		.manifest = j->manifest,
-		.key = m->signkey,
-	};
-	/* the thread borrows only the job's own copies */
 	memcpy(j->sha256, t->sha256, sizeof(j->sha256));
+	j->in = input_of(m, t, j->spool_fd);
+	j->in.destination = j->dest;
+	j->in.id = j->id;
 	j->in.file_name = j->file;
 	j->in.expect_sha256 = j->sha256;
+	j->in.manifest = j->manifest;
 	j->notify_fd = m->job_fd;
 	r = pthread_create(&j->thread, NULL, release_thread, j);
 	if (r != 0) {
@@ -214,7 +241,7 @@ static void start(struct monitor *m, struct transfer *t)
 		return;
 	}
 	m->release = j;
-	log_info("transfer %s: releasing into %s/%s", id, p->destination, id);
+	log_info("transfer %s: releasing into %s/%s", id, t->release_dest, id);
 }
 
 void releaserun_schedule(struct monitor *m)
@@ -239,12 +266,15 @@ void releaserun_reap(struct monitor *m, bool wait)
 		return;
 	pthread_join(j->thread, NULL);
 	m->release = NULL;
-	if (j->result == 0) {
-		finished(m, j->id, j->dest, j->file);
+	struct transfer *t = transfer_find(&m->table, j->id);
+	if (!t || t->state != TS_RELEASING) {
+		log_err("transfer %s: its release ended but it is no longer releasing", j->id);
+	} else if (j->result == 0) {
+		finished(m, t);
 	} else if (release_finished(m->outbox_dirfd, j->dest, j->id) == 1) {
 		/* in place, but a last fsync failed: it is out there */
 		log_warn("transfer %s: %s", j->id, j->why);
-		finished(m, j->id, j->dest, j->file);
+		finished(m, t);
 	} else {
 		fail(m, j->id, "%s", j->why[0] ? j->why : strerror(-j->result));
 	}

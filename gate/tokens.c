@@ -1,6 +1,7 @@
 /* tokens.c - the token store (see tokens.h). */
 #include "tokens.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -325,4 +326,35 @@ int tokens_key_remove(int dirfd, const char *public_id)
 	if (unlinkat(dirfd, public_id, 0) < 0 && errno != ENOENT)
 		return -errno;
 	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int tokens_sweep(int dirfd, const struct token_table *t, unsigned *ret_removed)
+{
+	int dfd = dup(dirfd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	unsigned removed = 0;
+	int r = 0;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (otp_public_id_valid(de->d_name) && tokens_active(t, de->d_name))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) < 0)
+			r = -errno;
+		else
+			removed++;
+	}
+	closedir(d);
+	if (removed && fsync(dirfd) < 0 && r == 0)
+		r = -errno;
+	*ret_removed = removed;
+	return r;
 }

@@ -97,3 +97,7 @@ int tokens_key_write(int dirfd, const char *public_id, const uint8_t key[static 
 int tokens_key_read(int dirfd, const char *public_id, uint8_t ret_key[static OTP_AES_KEY_SIZE],
 		    uint8_t ret_private_id[static OTP_PRIVATE_ID_SIZE]);
 int tokens_key_remove(int dirfd, const char *public_id);
+/* At start: remove every file of dirfd that is not the key of an active
+ * token (revoked tokens whose removal failed, temporary files of an
+ * enrolment that died).  *ret_removed says how many went. */
+int tokens_sweep(int dirfd, const struct token_table *t, unsigned *ret_removed);

@@ -70,6 +70,9 @@ static void transfer_free(struct transfer *x)
 	json_decref(x->findings);
 	json_decref(x->approvals);
 	json_decref(x->release);
+	free(x->release_dest);
+	free(x->release_file);
+	json_decref(x->release_manifest);
 	free(x);
 }
 
@@ -175,6 +178,7 @@ static bool no_state_event(const char *event)
 		"gate_started",   "torn_tail_quarantined", "protocol_violation",
 		"config_loaded",  "gate_stopped", "request_refused",
 		"token_enrolled", "token_revoked", "otp_spent", "account_locked",
+		"token_enrolment_started",
 	};
 
 	if (strncmp(event, "session_", strlen("session_")) == 0)
@@ -418,10 +422,26 @@ static int apply_expired(struct transfer *x, const struct rec *r)
 
 static int apply_releasing(struct transfer *x, const struct rec *r)
 {
-	const char *dest;
+	const char *dest, *file;
+	json_t *manifest = json_object_get(r->details, "manifest");
+	char *d, *f;
 
-	if (x->state != TS_APPROVED || get_str(r->details, "destination", &dest) < 0)
+	if (x->state != TS_APPROVED || get_str(r->details, "destination", &dest) < 0 ||
+	    get_str(r->details, "file", &file) < 0 || !json_is_object(manifest))
 		return -EBADMSG;
+	d = strdup(dest);
+	f = strdup(file);
+	if (!d || !f) {
+		free(d);
+		free(f);
+		return -ENOMEM;
+	}
+	free(x->release_dest);
+	free(x->release_file);
+	json_decref(x->release_manifest);
+	x->release_dest = d;
+	x->release_file = f;
+	x->release_manifest = json_incref(manifest);
 	x->state = TS_RELEASING;
 	return 0;
 }

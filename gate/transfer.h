@@ -25,11 +25,15 @@
  *   denied     [reason, account, person]      any non-final but approved and
  *                                             releasing -> denied
  *   expired    [reason]                       pending -> expired
- *   releasing  [destination]                  approved -> releasing
+ *   releasing  [destination, file, manifest]  approved -> releasing; the
+ *                                             manifest (without the keys
+ *                                             release_build adds) is kept so
+ *                                             a restart rebuilds the same
+ *                                             bytes
  *   released   [path, file, manifest_sha256]  releasing -> released
  *   torn_tail_quarantined, protocol_violation, request_refused,
- *   gate_stopped, config_loaded, token_enrolled, token_revoked, otp_spent,
- *   account_locked                              (no transfer state)
+ *   gate_stopped, config_loaded, token_enrolment_started, token_enrolled,
+ *   token_revoked, otp_spent, account_locked  (no transfer state)
  * An event this build does not know stops the gate at start (a newer log).
  */
 #pragma once
@@ -78,6 +82,9 @@ struct transfer {
 	time_t expires;      /* end of the approval wait; 0 before pending */
 	json_t *approvals;   /* array of {person, account, token, time, sha256} */
 	json_t *release;     /* {path, file, manifest_sha256} once released */
+	/* from the `releasing` record (NULL before): where and what exactly */
+	char *release_dest, *release_file;
+	json_t *release_manifest;
 };
 
 struct transfer_table {

@@ -347,3 +347,35 @@ long_scan_artifact() {
   fi
   chmod 644 "$out"
 }
+
+# ---- releases (the outbox; gate/release.h)
+
+# submit_pending USER PROFILE FILE [REASON]: USER submits FILE; prints the
+# id once the transfer waits for approval (fails otherwise, within 60 s)
+submit_pending() {
+  local id
+  id=$(dg "$1" submit --profile "$2" --reason "${4:-INC-42 release}" "$3") || return 1
+  [ "$(await_state "$id" pending 60)" = pending ] || { diag "transfer $id is not pending"; return 1; }
+  echo "$id"
+}
+
+# The outbox is $T/state/outbox (outbox_dir defaults to STATE/outbox).
+# release_dir ID: the directory of its release, from `show --json`
+release_dir() { echo "$T/state/outbox/$(tfield "$1" release.path)"; }
+
+# outbox_leftovers DEST ID: what of ID is in OUTBOX/DEST (its release
+# directory or a temporary one), one name a line
+outbox_leftovers() {
+  ls -A "$T/state/outbox/$1" 2>/dev/null | grep -E "^(\\.tmp-)?$2\$"
+}
+
+# verify_release DIR [KEY]: dumpgate verify-release DIR as root with the
+# gate's public key (or KEY); prints its output, returns its status
+verify_release() { "$T/bin/dumpgate" verify-release "$1" --key "${2:-$T/state/signing.pub}" 2>&1; }
+
+# bytes_count FILE HEX: how often the bytes HEX stand in FILE (binary-safe)
+bytes_count() {
+  perl -e 'my $p = pack("H*", $ARGV[1]); open(my $f, "<:raw", $ARGV[0]) or die "$ARGV[0]: $!\n";
+    local $/; my $d = <$f>; my ($n, $i) = (0, 0);
+    while (($i = index($d, $p, $i)) >= 0) { $n++; $i++ } print "$n\n"' "$1" "$2"
+}

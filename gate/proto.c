@@ -6,18 +6,36 @@
  * within its limit, and refuses everything else with a static error string
  * (no client bytes are ever echoed back).  The encoder is used by the CLI
  * and produces the same canonical form, so a round trip is the identity.
+ *
+ * Secrets: an "aes_key" is decoded straight into the 16-byte array of
+ * struct proto_req and an "otp" copied into a string that
+ * proto_req_clear() wipes; the encoder wipes its hex copy of the key.
+ * jansson's own copies are wiped only in processes that called
+ * proto_wipe_json_frees().
  */
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
+#include "util.h"
 
 static const char *const op_names[] = {
-	[OP_SUBMIT] = "submit", [OP_LIST] = "list",	[OP_SHOW] = "show",
-	[OP_WAIT] = "wait",	[OP_WITHDRAW] = "withdraw", [OP_AUDIT] = "audit",
+	[OP_SUBMIT] = "submit",
+	[OP_LIST] = "list",
+	[OP_SHOW] = "show",
+	[OP_WAIT] = "wait",
+	[OP_WITHDRAW] = "withdraw",
+	[OP_AUDIT] = "audit",
 	[OP_STATUS] = "status",
+	[OP_APPROVE] = "approve",
+	[OP_DENY] = "deny",
+	[OP_TOKEN_ENROLL] = "token_enroll",
+	[OP_TOKEN_CONFIRM] = "token_confirm",
+	[OP_TOKEN_LIST] = "token_list",
+	[OP_TOKEN_REVOKE] = "token_revoke",
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -48,12 +66,46 @@ void proto_req_clear(struct proto_req *r)
 	free(r->name);
 	free(r->state);
 	free(r->id);
-	memset(r, 0, sizeof(*r));
+	free(r->sha256);
+	if (r->otp)
+		secure_free(r->otp, strlen(r->otp));
+	free(r->user);
+	free(r->public_id);
+	explicit_bzero(r, sizeof(*r)); /* the AES key with it */
+}
+
+/* jansson's free for processes that handle secrets (proto.h). */
+static void wipe_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+void proto_wipe_json_frees(void)
+{
+	json_set_alloc_funcs(malloc, wipe_free);
 }
 
 /* ---- the key table: which key each op takes, its type and its messages. */
 
-enum key_id { K_PROFILE, K_REASON, K_NAME, K_STDIN, K_STATE, K_ID, K_TIMEOUT, _K_MAX };
+enum key_id {
+	K_PROFILE,
+	K_REASON,
+	K_NAME,
+	K_STDIN,
+	K_STATE,
+	K_ID,
+	K_TIMEOUT,
+	K_SHA256,
+	K_OTP,
+	K_INTERACTIVE,
+	K_USER,
+	K_PUBLIC_ID,
+	K_AES_KEY,
+	_K_MAX
+};
 
 #define KB(k) (1u << (k))
 
@@ -71,6 +123,12 @@ static const struct key_spec keys[_K_MAX] = {
 	[K_STATE] = { "state", "missing key \"state\"", "\"state\" is not a string" },
 	[K_ID] = { "id", "missing key \"id\"", "\"id\" is not a string" },
 	[K_TIMEOUT] = { "timeout", "missing key \"timeout\"", "\"timeout\" is not an integer" },
+	[K_SHA256] = { "sha256", "missing key \"sha256\"", "\"sha256\" is not a string" },
+	[K_OTP] = { "otp", "missing key \"otp\"", "\"otp\" is not a string" },
+	[K_INTERACTIVE] = { "interactive", "missing key \"interactive\"", "\"interactive\" is not a boolean" },
+	[K_USER] = { "user", "missing key \"user\"", "\"user\" is not a string" },
+	[K_PUBLIC_ID] = { "public_id", "missing key \"public_id\"", "\"public_id\" is not a string" },
+	[K_AES_KEY] = { "aes_key", "missing key \"aes_key\"", "\"aes_key\" is not a string" },
 };
 
 struct op_spec {
@@ -85,6 +143,12 @@ static const struct op_spec ops[] = {
 	[OP_WITHDRAW] = { KB(K_ID), 0 },
 	[OP_AUDIT] = { 0, 0 },
 	[OP_STATUS] = { 0, 0 },
+	[OP_APPROVE] = { KB(K_ID) | KB(K_SHA256) | KB(K_OTP) | KB(K_INTERACTIVE), 0 },
+	[OP_DENY] = { KB(K_ID) | KB(K_REASON), 0 },
+	[OP_TOKEN_ENROLL] = { KB(K_USER), KB(K_PUBLIC_ID) | KB(K_AES_KEY) },
+	[OP_TOKEN_CONFIRM] = { KB(K_OTP), 0 },
+	[OP_TOKEN_LIST] = { 0, 0 },
+	[OP_TOKEN_REVOKE] = { KB(K_PUBLIC_ID), 0 },
 };
 
 static int key_lookup(const char *name)
@@ -118,6 +182,33 @@ static bool id_valid(const char *s, size_t n)
 	return true;
 }
 
+/* An account name as useradd takes it: [a-z_][a-z0-9_.-]*$? (the '$' of
+ * a machine account only at the end). */
+static bool user_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > PROTO_MAX_ACCOUNT)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || c == '_' ||
+			  (i > 0 && ((c >= '0' && c <= '9') || c == '.' || c == '-')) ||
+			  (i > 0 && i == n - 1 && c == '$');
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool proto_public_id_valid(const char *s)
+{
+	if (!s || strnlen(s, PROTO_PUBLIC_ID_LEN + 1) != PROTO_PUBLIC_ID_LEN)
+		return false;
+	for (size_t i = 0; i < PROTO_PUBLIC_ID_LEN; i++)
+		if (!s[i] || !strchr("cbdefghijklnrtuv", s[i]))
+			return false;
+	return true;
+}
+
 static bool state_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > 16)
@@ -134,10 +225,10 @@ static int check_value(int k, json_t *v, struct proto_req *r, const char **ret_e
 	const char *s = NULL;
 	size_t n = 0;
 
-	if (k == K_STDIN) {
+	if (k == K_STDIN || k == K_INTERACTIVE) {
 		if (!json_is_boolean(v))
 			goto wrong_type;
-		r->from_stdin = json_is_true(v);
+		*(k == K_STDIN ? &r->from_stdin : &r->interactive) = json_is_true(v);
 		return 0;
 	}
 	if (k == K_TIMEOUT) {
@@ -211,6 +302,53 @@ static int check_value(int k, json_t *v, struct proto_req *r, const char **ret_e
 		}
 		dst = &r->id;
 		break;
+	case K_SHA256:
+		if (n != PROTO_SHA256_HEX || !is_hex(s, n)) {
+			*ret_error = "bad sha256";
+			return -EBADMSG;
+		}
+		dst = &r->sha256;
+		break;
+	case K_OTP:
+		/* Only the size: what an OTP looks like is the monitor's
+		 * business (it answers "bad_otp" to anything else). */
+		if (n == 0) {
+			*ret_error = "otp is empty";
+			return -EBADMSG;
+		}
+		if (n > PROTO_MAX_OTP) {
+			*ret_error = "otp too long";
+			return -EBADMSG;
+		}
+		dst = &r->otp;
+		break;
+	case K_USER:
+		if (n > PROTO_MAX_ACCOUNT) {
+			*ret_error = "user too long";
+			return -EBADMSG;
+		}
+		if (!user_valid(s, n)) {
+			*ret_error = "bad user name";
+			return -EBADMSG;
+		}
+		dst = &r->user;
+		break;
+	case K_PUBLIC_ID:
+		if (!proto_public_id_valid(s)) {
+			*ret_error = "bad public id";
+			return -EBADMSG;
+		}
+		dst = &r->public_id;
+		break;
+	case K_AES_KEY:
+		/* Straight into the fixed array: no string copy to wipe. */
+		if (n != 2 * PROTO_AES_KEY_SIZE || !is_hex(s, n) ||
+		    hex_decode(s, r->aes_key, PROTO_AES_KEY_SIZE) < 0) {
+			*ret_error = "bad AES key";
+			return -EBADMSG;
+		}
+		r->has_key = true;
+		return 0;
 	default:
 		*ret_error = "unknown key";
 		return -EBADMSG;
@@ -362,6 +500,7 @@ out:
 		return rc;
 	}
 	*ret = r;
+	explicit_bzero(&r, sizeof(r)); /* an AES key lives on in *ret only */
 	return 0;
 }
 
@@ -429,8 +568,41 @@ int proto_req_encode(const struct proto_req *r, char **ret_json)
 		    (rc = put_new(o, "timeout", json_integer(r->timeout))) < 0)
 			goto out;
 		break;
+	case OP_APPROVE:
+		if ((rc = put_str(o, "id", r->id)) < 0 || (rc = put_str(o, "sha256", r->sha256)) < 0 ||
+		    (rc = put_str(o, "otp", r->otp)) < 0 ||
+		    (rc = put_new(o, "interactive", json_boolean(r->interactive))) < 0)
+			goto out;
+		break;
+	case OP_DENY:
+		if ((rc = put_str(o, "id", r->id)) < 0 || (rc = put_str(o, "reason", r->reason)) < 0)
+			goto out;
+		break;
+	case OP_TOKEN_ENROLL:
+		if ((rc = put_str(o, "user", r->user)) < 0 ||
+		    (r->public_id && (rc = put_str(o, "public_id", r->public_id)) < 0))
+			goto out;
+		if (r->has_key) {
+			char hex[2 * PROTO_AES_KEY_SIZE + 1];
+
+			hex_encode(r->aes_key, PROTO_AES_KEY_SIZE, hex);
+			rc = put_str(o, "aes_key", hex);
+			explicit_bzero(hex, sizeof(hex));
+			if (rc < 0)
+				goto out;
+		}
+		break;
+	case OP_TOKEN_CONFIRM:
+		if ((rc = put_str(o, "otp", r->otp)) < 0)
+			goto out;
+		break;
+	case OP_TOKEN_REVOKE:
+		if ((rc = put_str(o, "public_id", r->public_id)) < 0)
+			goto out;
+		break;
 	case OP_AUDIT:
 	case OP_STATUS:
+	case OP_TOKEN_LIST:
 		break;
 	}
 
@@ -440,7 +612,7 @@ int proto_req_encode(const struct proto_req *r, char **ret_json)
 		goto out;
 	}
 	if (strlen(s) > PROTO_MAX_FRAME - 1) {
-		free(s);
+		secure_free(s, strlen(s));
 		rc = -EMSGSIZE;
 		goto out;
 	}

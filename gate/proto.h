@@ -25,8 +25,23 @@
  *   withdraw  id
  *   audit     (no keys)  -> data frames carry the audit log's raw lines
  *   status    (no keys)
+ *   approve        id, sha256 (64 lowercase hex), otp (1..64 bytes),
+ *                  interactive (bool)
+ *   deny           id, reason
+ *   token_enroll   user (account name), public_id (optional, 12 modhex),
+ *                  aes_key (optional, 32 lowercase hex)
+ *   token_confirm  otp   (on the connection of the token_enroll before it)
+ *   token_list     (no keys)  -> data frames carry a JSON array
+ *   token_revoke   public_id
  * Any other key, a missing key, a wrong JSON type, "v" != 1, or a string
- * over its limit is a protocol error.
+ * over its limit is a protocol error.  The session checks only these
+ * shapes; whether an OTP, a key or an approver is good is the monitor's
+ * decision.
+ *
+ * Secrets: aes_key (a token's AES key) and otp.  The codec keeps the key
+ * only as 16 bytes in struct proto_req and wipes what it allocated for
+ * either; callers wipe their frame buffers, and have jansson wipe its
+ * copies with proto_wipe_json_frees().
  *
  * End JSON: {"ok":true,...} or {"ok":false,"error":"text","code":"name"}.
  */
@@ -43,6 +58,11 @@
 #define PROTO_MAX_NAME 255
 #define PROTO_MAX_ID 32
 #define PROTO_MAX_WAIT 86400
+#define PROTO_MAX_OTP 64       /* bytes of an "otp" value */
+#define PROTO_MAX_ACCOUNT 32   /* characters of a "user" (account name) */
+#define PROTO_SHA256_HEX 64    /* characters of a "sha256" value */
+#define PROTO_PUBLIC_ID_LEN 12 /* modhex characters of a token's public id */
+#define PROTO_AES_KEY_SIZE 16  /* bytes of a token's AES key (32 hex characters) */
 
 enum proto_frame {
 	PROTO_REQ = 'Q',
@@ -60,20 +80,35 @@ enum proto_op {
 	OP_WITHDRAW,
 	OP_AUDIT,
 	OP_STATUS,
+	OP_APPROVE,
+	OP_DENY,
+	OP_TOKEN_ENROLL,
+	OP_TOKEN_CONFIRM,
+	OP_TOKEN_LIST,
+	OP_TOKEN_REVOKE,
 };
 
 /* A decoded, validated request.  Strings are owned by the struct. */
 struct proto_req {
 	enum proto_op op;
 	char *profile; /* submit */
-	char *reason;  /* submit */
+	char *reason;  /* submit, deny */
 	char *name;    /* submit */
 	bool from_stdin;
 	char *state; /* list, NULL = all */
-	char *id;    /* show, wait, withdraw */
+	char *id;    /* show, wait, withdraw, approve, deny */
 	uint32_t timeout; /* wait */
+	char *sha256;     /* approve */
+	char *otp;        /* approve, token_confirm: secret until used */
+	bool interactive; /* approve */
+	char *user;       /* token_enroll */
+	char *public_id;  /* token_enroll (NULL = none), token_revoke */
+	bool has_key;     /* token_enroll: aes_key was given */
+	uint8_t aes_key[PROTO_AES_KEY_SIZE]; /* secret; zeros when !has_key */
 };
 
+/* Frees the strings and wipes the whole struct (the OTP before it is
+ * freed, the AES key in place). */
 void proto_req_clear(struct proto_req *r);
 
 /* Decode and validate one request payload (the bytes after the 'Q').
@@ -91,3 +126,13 @@ int proto_commit_encode(uint64_t bytes, char **ret_json);
 
 const char *proto_op_name(enum proto_op op);
 int proto_op_from_name(const char *s, enum proto_op *ret);
+
+/* true when s is exactly PROTO_PUBLIC_ID_LEN modhex characters
+ * ("cbdefghijklnrtuv", lower case) and a NUL. */
+bool proto_public_id_valid(const char *s);
+
+/* Make jansson wipe every block it frees, so that its copies of a request
+ * (the parser's buffer, string values, json_dumps() output) do not keep an
+ * OTP or an AES key after use.  Process-wide: call once at start, in the
+ * session and in the CLI; the test programs do not need it. */
+void proto_wipe_json_frees(void);

@@ -38,6 +38,15 @@ static const char *const corpus[] = {
 	"{\"v\":1,\"op\":\"list\",\"state\":\"stored\"}",
 	"{\"v\":1,\"op\":\"wait\",\"id\":\"0123456789abcdef0123456789abcdef\",\"timeout\":5}",
 	"{\"v\":1,\"op\":\"status\"}",
+	"{\"v\":1,\"op\":\"approve\",\"id\":\"0123456789abcdef0123456789abcdef\","
+	"\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
+	"\"otp\":\"cccccbcgujhfdhgfhbjhhlntkhhfbenhfgtrkbnftcer\",\"interactive\":true}",
+	"{\"v\":1,\"op\":\"deny\",\"id\":\"0123456789abcdef0123456789abcdef\",\"reason\":\"key in core\"}",
+	"{\"v\":1,\"op\":\"token_enroll\",\"user\":\"alice\",\"public_id\":\"cccccbcgujhf\","
+	"\"aes_key\":\"000102030405060708090a0b0c0d0e0f\"}",
+	"{\"v\":1,\"op\":\"token_confirm\",\"otp\":\"cccccbcgujhfdhgfhbjhhlntkhhfbenhfgtrkbnftcer\"}",
+	"{\"v\":1,\"op\":\"token_list\"}",
+	"{\"v\":1,\"op\":\"token_revoke\",\"public_id\":\"cccccbcgujhf\"}",
 	"{\"bytes\":123}",
 };
 

@@ -10,6 +10,12 @@
 
 #define ELEMENTS(x) (sizeof(x) / sizeof((x)[0]))
 #define ID "0123456789abcdef0123456789abcdef"
+#define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define OTP "cccccbcgujhfdhgfhbjhhlntkhhfbenhfgtrkbnftcer"
+#define PID "cccccbcgujhf"
+#define KEY "000102030405060708090a0b0c0d0e0f"
+#define ENROLL "{\"v\":1,\"op\":\"token_enroll\","
+#define APPROVE "{\"v\":1,\"op\":\"approve\","
 
 struct acase {
 	const char *json;
@@ -33,6 +39,22 @@ static const struct acase accepted[] = {
 	{ "{\"v\":1,\"op\":\"audit\"}", OP_AUDIT, true },
 	{ "{\"v\":1,\"op\":\"status\"}", OP_STATUS, true },
 	{ " \n{ \"v\" : 1 , \"op\" : \"status\" }\n ", OP_STATUS, false },
+	{ APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\",\"interactive\":true}",
+	  OP_APPROVE, true },
+	{ APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"x\",\"interactive\":false}",
+	  OP_APPROVE, true },
+	{ "{\"interactive\":false,\"otp\":\"" OTP "\",\"sha256\":\"" SHA "\",\"id\":\"" ID "\","
+	  "\"op\":\"approve\",\"v\":1}", OP_APPROVE, false },
+	{ "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\",\"reason\":\"core has the TLS key\"}", OP_DENY, true },
+	{ ENROLL "\"user\":\"alice\"}", OP_TOKEN_ENROLL, true },
+	{ ENROLL "\"user\":\"alice\",\"public_id\":\"" PID "\"}", OP_TOKEN_ENROLL, true },
+	{ ENROLL "\"user\":\"alice\",\"aes_key\":\"" KEY "\"}", OP_TOKEN_ENROLL, true },
+	{ ENROLL "\"user\":\"_svc.dump-1\",\"public_id\":\"" PID "\",\"aes_key\":\"" KEY "\"}",
+	  OP_TOKEN_ENROLL, true },
+	{ ENROLL "\"user\":\"host01$\"}", OP_TOKEN_ENROLL, true },
+	{ "{\"v\":1,\"op\":\"token_confirm\",\"otp\":\"" OTP "\"}", OP_TOKEN_CONFIRM, true },
+	{ "{\"v\":1,\"op\":\"token_list\"}", OP_TOKEN_LIST, true },
+	{ "{\"v\":1,\"op\":\"token_revoke\",\"public_id\":\"" PID "\"}", OP_TOKEN_REVOKE, true },
 };
 
 struct rcase {
@@ -50,7 +72,8 @@ static const struct rcase refused[] = {
 	{ "v as bool", "{\"v\":true,\"op\":\"status\"}", "\"v\" is not an integer" },
 	{ "op missing", "{\"v\":1}", "missing key \"op\"" },
 	{ "op not a string", "{\"v\":1,\"op\":3}", "\"op\" is not a string" },
-	{ "unknown op", "{\"v\":1,\"op\":\"approve\"}", "unknown op" },
+	{ "unknown op", "{\"v\":1,\"op\":\"release\"}", "unknown op" },
+	{ "op with a space for the underscore", "{\"v\":1,\"op\":\"token list\"}", "unknown op" },
 	{ "op in upper case", "{\"v\":1,\"op\":\"STATUS\"}", "unknown op" },
 	{ "op with NUL", "{\"v\":1,\"op\":\"status\\u0000x\"}", "NUL inside string" },
 	{ "extra key on status", "{\"v\":1,\"op\":\"status\",\"id\":\"" ID "\"}", "unknown key" },
@@ -128,6 +151,119 @@ static const struct rcase refused[] = {
 	{ "state with digit", "{\"v\":1,\"op\":\"list\",\"state\":\"stored1\"}", "bad state" },
 	{ "state empty", "{\"v\":1,\"op\":\"list\",\"state\":\"\"}", "bad state" },
 	{ "state too long", "{\"v\":1,\"op\":\"list\",\"state\":\"abcdefghijklmnopq\"}", "bad state" },
+
+	/* approve */
+	{ "approve with a reason", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\","
+	  "\"interactive\":true,\"reason\":\"r\"}", "unknown key" },
+	{ "approve with a second person's otp", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\","
+	  "\"interactive\":true,\"otp2\":\"" OTP "\"}", "unknown key" },
+	{ "approve without id", APPROVE "\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\",\"interactive\":true}",
+	  "missing key \"id\"" },
+	{ "approve without sha256", APPROVE "\"id\":\"" ID "\",\"otp\":\"" OTP "\",\"interactive\":true}",
+	  "missing key \"sha256\"" },
+	{ "approve without otp", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"interactive\":true}",
+	  "missing key \"otp\"" },
+	{ "approve without interactive", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\"}",
+	  "missing key \"interactive\"" },
+	{ "approve, interactive as string", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\","
+	  "\"interactive\":\"true\"}", "\"interactive\" is not a boolean" },
+	{ "approve, interactive as 1", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\","
+	  "\"interactive\":1}", "\"interactive\" is not a boolean" },
+	{ "approve, otp as number", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":123456,"
+	  "\"interactive\":false}", "\"otp\" is not a string" },
+	{ "approve, sha256 as null", APPROVE "\"id\":\"" ID "\",\"sha256\":null,\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "\"sha256\" is not a string" },
+	{ "approve, bad id", APPROVE "\"id\":\"0123456789abcdef\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "bad id" },
+	{ "approve, sha256 of 63", APPROVE "\"id\":\"" ID "\","
+	  "\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0\",\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "bad sha256" },
+	{ "approve, sha256 of 65", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "0\",\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "bad sha256" },
+	{ "approve, short sha256", APPROVE "\"id\":\"" ID "\",\"sha256\":\"9f86d081\",\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "bad sha256" },
+	{ "approve, sha256 upper case", APPROVE "\"id\":\"" ID "\","
+	  "\"sha256\":\"9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\",\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "bad sha256" },
+	{ "approve, sha256 not hex", APPROVE "\"id\":\"" ID "\","
+	  "\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0g\",\"otp\":\"" OTP "\","
+	  "\"interactive\":false}", "bad sha256" },
+	{ "approve, empty otp", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"\",\"interactive\":false}",
+	  "otp is empty" },
+	{ "approve, otp of 65 bytes", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\","
+	  "\"otp\":\"" OTP "cccccccccccccccccccc!\",\"interactive\":false}", "otp too long" },
+	{ "approve, NUL in otp", APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"cc\\u0000cc\","
+	  "\"interactive\":false}", "NUL inside string" },
+
+	/* deny */
+	{ "deny with an otp", "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\",\"reason\":\"r\",\"otp\":\"" OTP "\"}",
+	  "unknown key" },
+	{ "deny without reason", "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\"}", "missing key \"reason\"" },
+	{ "deny without id", "{\"v\":1,\"op\":\"deny\",\"reason\":\"r\"}", "missing key \"id\"" },
+	{ "deny, reason as number", "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\",\"reason\":1}",
+	  "\"reason\" is not a string" },
+	{ "deny, empty reason", "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\",\"reason\":\"\"}", "reason is empty" },
+	{ "deny, bad id", "{\"v\":1,\"op\":\"deny\",\"id\":\"../" ID "\",\"reason\":\"r\"}", "bad id" },
+
+	/* token_enroll */
+	{ "enroll with account for user", ENROLL "\"account\":\"alice\"}", "unknown key" },
+	{ "enroll with an otp", ENROLL "\"user\":\"alice\",\"otp\":\"" OTP "\"}", "unknown key" },
+	{ "enroll without user", ENROLL "\"public_id\":\"" PID "\"}", "missing key \"user\"" },
+	{ "enroll, user as number", ENROLL "\"user\":1000}", "\"user\" is not a string" },
+	{ "enroll, public_id as null", ENROLL "\"user\":\"alice\",\"public_id\":null}",
+	  "\"public_id\" is not a string" },
+	{ "enroll, aes_key as array", ENROLL "\"user\":\"alice\",\"aes_key\":[\"" KEY "\"]}",
+	  "\"aes_key\" is not a string" },
+	{ "enroll, aes_key as number", ENROLL "\"user\":\"alice\",\"aes_key\":1}", "\"aes_key\" is not a string" },
+	{ "enroll, user upper case", ENROLL "\"user\":\"Alice\"}", "bad user name" },
+	{ "enroll, user starts with a digit", ENROLL "\"user\":\"1alice\"}", "bad user name" },
+	{ "enroll, user starts with a dash", ENROLL "\"user\":\"-alice\"}", "bad user name" },
+	{ "enroll, '$' inside user", ENROLL "\"user\":\"al$ice\"}", "bad user name" },
+	{ "enroll, user only '$'", ENROLL "\"user\":\"$\"}", "bad user name" },
+	{ "enroll, user with slash", ENROLL "\"user\":\"a/b\"}", "bad user name" },
+	{ "enroll, empty user", ENROLL "\"user\":\"\"}", "bad user name" },
+	{ "enroll, user of 33", ENROLL "\"user\":\"abcdefghijklmnopqrstuvwxyz0123456\"}", "user too long" },
+	{ "enroll, public id of 11", ENROLL "\"user\":\"alice\",\"public_id\":\"cccccbcgujh\"}", "bad public id" },
+	{ "enroll, public id of 13", ENROLL "\"user\":\"alice\",\"public_id\":\"" PID "c\"}", "bad public id" },
+	{ "enroll, public id not modhex", ENROLL "\"user\":\"alice\",\"public_id\":\"cccccbcgujha\"}",
+	  "bad public id" },
+	{ "enroll, public id upper case", ENROLL "\"user\":\"alice\",\"public_id\":\"CCCCCBCGUJHF\"}",
+	  "bad public id" },
+	{ "enroll, empty public id", ENROLL "\"user\":\"alice\",\"public_id\":\"\"}", "bad public id" },
+	{ "enroll, aes_key of 31", ENROLL "\"user\":\"alice\",\"aes_key\":\"000102030405060708090a0b0c0d0e0\"}",
+	  "bad AES key" },
+	{ "enroll, aes_key of 33", ENROLL "\"user\":\"alice\",\"aes_key\":\"" KEY "0\"}", "bad AES key" },
+	{ "enroll, aes_key upper case", ENROLL "\"user\":\"alice\",\"aes_key\":\"000102030405060708090A0B0C0D0E0F\"}",
+	  "bad AES key" },
+	{ "enroll, aes_key not hex", ENROLL "\"user\":\"alice\",\"aes_key\":\"000102030405060708090a0b0c0d0e0g\"}",
+	  "bad AES key" },
+	{ "enroll, aes_key in modhex", ENROLL "\"user\":\"alice\",\"aes_key\":\"cccccbcgujhfdhgfhbjhhlntkhhfbenh\"}",
+	  "bad AES key" },
+	{ "enroll, empty aes_key", ENROLL "\"user\":\"alice\",\"aes_key\":\"\"}", "bad AES key" },
+
+	/* token_confirm */
+	{ "confirm with a user", "{\"v\":1,\"op\":\"token_confirm\",\"otp\":\"" OTP "\",\"user\":\"alice\"}",
+	  "unknown key" },
+	{ "confirm without otp", "{\"v\":1,\"op\":\"token_confirm\"}", "missing key \"otp\"" },
+	{ "confirm, otp as bool", "{\"v\":1,\"op\":\"token_confirm\",\"otp\":true}", "\"otp\" is not a string" },
+	{ "confirm, empty otp", "{\"v\":1,\"op\":\"token_confirm\",\"otp\":\"\"}", "otp is empty" },
+	{ "confirm, otp of 65 bytes", "{\"v\":1,\"op\":\"token_confirm\",\"otp\":\"" OTP "ccccccccccccccccccccc\"}",
+	  "otp too long" },
+
+	/* token_list */
+	{ "token list with a state", "{\"v\":1,\"op\":\"token_list\",\"state\":\"active\"}", "unknown key" },
+	{ "token list with a user", "{\"v\":1,\"op\":\"token_list\",\"user\":\"alice\"}", "unknown key" },
+
+	/* token_revoke */
+	{ "revoke with a user", "{\"v\":1,\"op\":\"token_revoke\",\"public_id\":\"" PID "\",\"user\":\"alice\"}",
+	  "unknown key" },
+	{ "revoke without public id", "{\"v\":1,\"op\":\"token_revoke\"}", "missing key \"public_id\"" },
+	{ "revoke, public id as number", "{\"v\":1,\"op\":\"token_revoke\",\"public_id\":12}",
+	  "\"public_id\" is not a string" },
+	{ "revoke, a whole OTP as public id", "{\"v\":1,\"op\":\"token_revoke\",\"public_id\":\"" OTP "\"}",
+	  "bad public id" },
+	{ "revoke, public id not modhex", "{\"v\":1,\"op\":\"token_revoke\",\"public_id\":\"0123456789ab\"}",
+	  "bad public id" },
 };
 
 static char *make_submit(size_t profile_len, size_t reason_len, size_t name_len)
@@ -177,7 +313,10 @@ static bool req_eq(const struct proto_req *a, const struct proto_req *b)
 {
 	return a->op == b->op && str_eq(a->profile, b->profile) && str_eq(a->reason, b->reason) &&
 	       str_eq(a->name, b->name) && a->from_stdin == b->from_stdin &&
-	       str_eq(a->state, b->state) && str_eq(a->id, b->id) && a->timeout == b->timeout;
+	       str_eq(a->state, b->state) && str_eq(a->id, b->id) && a->timeout == b->timeout &&
+	       str_eq(a->sha256, b->sha256) && str_eq(a->otp, b->otp) && a->interactive == b->interactive &&
+	       str_eq(a->user, b->user) && str_eq(a->public_id, b->public_id) && a->has_key == b->has_key &&
+	       memcmp(a->aes_key, b->aes_key, sizeof(a->aes_key)) == 0;
 }
 
 static void test_accepted(void)
@@ -250,6 +389,22 @@ static void test_limits(void)
 	got = decode_error(s, strlen(s));
 	ok(got && strcmp(got, "name too long") == 0, "refuses a 256-byte name (%s)", got);
 	free(s);
+
+	char deny[PROTO_MAX_REASON + 128], reason[PROTO_MAX_REASON + 2];
+	memset(reason, 'r', sizeof(reason) - 1);
+	reason[PROTO_MAX_REASON] = 0;
+	snprintf(deny, sizeof(deny), "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\",\"reason\":\"%s\"}", reason);
+	ok(decode_error(deny, strlen(deny)) == NULL, "deny accepts a reason at its limit");
+	reason[PROTO_MAX_REASON] = 'r';
+	reason[PROTO_MAX_REASON + 1] = 0;
+	snprintf(deny, sizeof(deny), "{\"v\":1,\"op\":\"deny\",\"id\":\"" ID "\",\"reason\":\"%s\"}", reason);
+	got = decode_error(deny, strlen(deny));
+	ok(got && strcmp(got, "reason too long") == 0, "deny refuses a 1025-byte reason (%s)", got);
+
+	static const char otp64[] = "{\"v\":1,\"op\":\"token_confirm\",\"otp\":\"" OTP "cccccccccccccccccccc\"}";
+	ok(decode_error(otp64, strlen(otp64)) == NULL, "accepts an otp of 64 bytes");
+	static const char user32[] = ENROLL "\"user\":\"abcdefghijklmnopqrstuvwxyz01234$\"}";
+	ok(decode_error(user32, strlen(user32)) == NULL, "accepts a user of 32 characters");
 
 	s = make_submit(1, 65 * 1024, 1);
 	got = decode_error(s, strlen(s));
@@ -337,9 +492,76 @@ static void test_encode(void)
 	free(s);
 }
 
+/* The AES key: decoded to its 16 bytes, encoded back to the same hex, and
+ * wiped by proto_req_clear(). */
+static void test_secrets(void)
+{
+	static const char json[] = ENROLL "\"user\":\"alice\",\"public_id\":\"" PID "\",\"aes_key\":\"" KEY "\"}";
+	static const uint8_t want[PROTO_AES_KEY_SIZE] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	static const uint8_t zero[PROTO_AES_KEY_SIZE] = { 0 };
+	struct proto_req r = { 0 };
+	const char *e = NULL;
+	char *s = NULL;
+
+	ok(proto_req_decode((const uint8_t *)json, strlen(json), &r, &e) == 0 && r.has_key &&
+		   memcmp(r.aes_key, want, sizeof(want)) == 0 && strcmp(r.user, "alice") == 0 &&
+		   strcmp(r.public_id, PID) == 0,
+	   "token_enroll decodes the AES key into its 16 bytes");
+	ok(proto_req_encode(&r, &s) == 0 && strcmp(s, json) == 0, "token_enroll encodes the key back as hex");
+	free(s);
+	s = NULL;
+	proto_req_clear(&r);
+	ok(!r.has_key && memcmp(r.aes_key, zero, sizeof(zero)) == 0 && !r.user && !r.public_id,
+	   "proto_req_clear wipes the AES key");
+
+	static const char nokey[] = ENROLL "\"user\":\"alice\"}";
+	ok(proto_req_decode((const uint8_t *)nokey, strlen(nokey), &r, &e) == 0 && !r.has_key &&
+		   memcmp(r.aes_key, zero, sizeof(zero)) == 0 && !r.public_id,
+	   "token_enroll without a key has has_key false and a zero key");
+	proto_req_clear(&r);
+
+	static const char approve[] = APPROVE "\"id\":\"" ID "\",\"sha256\":\"" SHA "\",\"otp\":\"" OTP "\",\"interactive\":true}";
+	ok(proto_req_decode((const uint8_t *)approve, strlen(approve), &r, &e) == 0 && r.interactive &&
+		   strcmp(r.otp, OTP) == 0 && strcmp(r.sha256, SHA) == 0 && strcmp(r.id, ID) == 0,
+	   "approve decodes id, sha256, otp and interactive");
+	proto_req_clear(&r);
+	ok(!r.otp && !r.sha256 && !r.interactive, "proto_req_clear drops the otp");
+
+	/* A key given, then a refusal: nothing comes out. */
+	static const char bad[] = ENROLL "\"aes_key\":\"" KEY "\",\"user\":\"Alice\"}";
+	struct proto_req keep = { .op = OP_STATUS };
+	ok(proto_req_decode((const uint8_t *)bad, strlen(bad), &keep, &e) == -EBADMSG && !keep.has_key &&
+		   keep.op == OP_STATUS,
+	   "a refused token_enroll with a good key leaves ret untouched (%s)", e);
+
+	struct proto_req a = { .op = OP_APPROVE, .id = (char *)ID, .sha256 = (char *)SHA };
+	ok(proto_req_encode(&a, &s) == -EINVAL && !s, "encode refuses approve without otp");
+	struct proto_req c = { .op = OP_TOKEN_CONFIRM };
+	ok(proto_req_encode(&c, &s) == -EINVAL && !s, "encode refuses token_confirm without otp");
+	struct proto_req v = { .op = OP_TOKEN_REVOKE };
+	ok(proto_req_encode(&v, &s) == -EINVAL && !s, "encode refuses token_revoke without public id");
+	struct proto_req u = { .op = OP_TOKEN_ENROLL, .has_key = true };
+	ok(proto_req_encode(&u, &s) == -EINVAL && !s, "encode refuses token_enroll without user");
+}
+
+static void test_public_id(void)
+{
+	ok(proto_public_id_valid(PID), "a 12-character modhex public id is valid");
+	ok(proto_public_id_valid("vvvvvvvvvvvv") && proto_public_id_valid("bdefghijklnr"),
+	   "every modhex character is allowed");
+	ok(!proto_public_id_valid("cccccbcgujh") && !proto_public_id_valid(PID "c"), "11 or 13 characters are not");
+	ok(!proto_public_id_valid("cccccbcgujha") && !proto_public_id_valid("CCCCCBCGUJHF") &&
+		   !proto_public_id_valid("0123456789ab"),
+	   "non-modhex, upper case and hex are not");
+	ok(!proto_public_id_valid("") && !proto_public_id_valid(NULL), "empty and NULL are not");
+}
+
 static void test_op_names(void)
 {
-	static const char *names[] = { "submit", "list", "show", "wait", "withdraw", "audit", "status" };
+	static const char *names[] = { "submit", "list",	  "show",	  "wait",
+				       "withdraw", "audit",	  "status",	  "approve",
+				       "deny",	   "token_enroll", "token_confirm", "token_list",
+				       "token_revoke" };
 	bool good = true;
 
 	for (size_t i = 0; i < ELEMENTS(names); i++) {
@@ -350,7 +572,7 @@ static void test_op_names(void)
 	}
 	ok(good, "op names map both ways");
 	enum proto_op op = OP_LIST;
-	ok(proto_op_from_name("approve", &op) == -EINVAL && op == OP_LIST, "unknown op name is refused");
+	ok(proto_op_from_name("token", &op) == -EINVAL && op == OP_LIST, "unknown op name is refused");
 	ok(proto_op_from_name(NULL, &op) == -EINVAL, "NULL op name is refused");
 	ok(strcmp(proto_op_name((enum proto_op)0), "unknown") == 0, "op 0 has no name");
 }
@@ -362,6 +584,8 @@ int main(void)
 	test_limits();
 	test_failure_leaves_output();
 	test_encode();
+	test_secrets();
+	test_public_id();
 	test_op_names();
 	return tap_done();
 }

@@ -10,6 +10,11 @@
  *
  * Anything unexpected ends the session: a bad client frame after an 'E'
  * frame that says why, a bad monitor message with a log line.
+ *
+ * Secrets pass through: the OTP of approve and token_confirm, the AES key
+ * of token_enroll.  Every request's client frame, decoded form and monitor
+ * message are wiped as soon as the request is sent on (all of them, so
+ * that no op can be forgotten), and jansson wipes what it frees.
  */
 #include "dg-config.h"
 
@@ -164,6 +169,37 @@ static int build_request(struct session *s, const struct proto_req *req)
 	case OP_STATUS:
 		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_STATUS);
 		break;
+	case OP_APPROVE:
+		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_APPROVE);
+		msg_put_str(&m, req->id);
+		msg_put_str(&m, req->sha256);
+		msg_put_str(&m, req->otp);
+		msg_put_u32(&m, req->interactive ? 1 : 0);
+		break;
+	case OP_DENY:
+		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_DENY);
+		msg_put_str(&m, req->id);
+		msg_put_str(&m, req->reason);
+		break;
+	case OP_TOKEN_ENROLL:
+		/* The key as 16 raw bytes, zeros when none was given. */
+		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_TOKEN_ENROLL);
+		msg_put_str(&m, req->user);
+		msg_put_str(&m, req->public_id ? req->public_id : "");
+		msg_put_u32(&m, req->has_key ? 1 : 0);
+		msg_put_bytes(&m, req->aes_key, sizeof(req->aes_key));
+		break;
+	case OP_TOKEN_CONFIRM:
+		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_TOKEN_CONFIRM);
+		msg_put_str(&m, req->otp);
+		break;
+	case OP_TOKEN_LIST:
+		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_TOKEN_LIST);
+		break;
+	case OP_TOKEN_REVOKE:
+		msg_init(&m, s->mbuf, sizeof(s->mbuf), MSG_TOKEN_REVOKE);
+		msg_put_str(&m, req->public_id);
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -225,6 +261,7 @@ static int handle_client(struct session *s)
 		return client_error(s, "expected a request frame");
 
 	r = proto_req_decode(s->frame + 1, (size_t)n - 1, &req, &what);
+	explicit_bzero(s->frame, (size_t)n); /* it may hold an OTP or a key */
 	if (r < 0) {
 		snprintf(text, sizeof(text), "bad request: %s",
 			 what ? what : "malformed");
@@ -238,13 +275,15 @@ static int handle_client(struct session *s)
 
 	n = build_request(s, &req);
 	bool commit_expected = req.op == OP_SUBMIT && req.from_stdin;
-	proto_req_clear(&req);
+	proto_req_clear(&req); /* wipes the OTP and the key */
 	if (n < 0) {
+		explicit_bzero(s->mbuf, sizeof(s->mbuf));
 		/* proto.c bounds every string far below MSG_MAX: a bug. */
 		log_err("building the monitor request: %s", strerror(-n));
 		return client_error(s, "request too large");
 	}
 	r = msg_send(SESSION_FD_MONITOR, s->mbuf, (size_t)n, fd);
+	explicit_bzero(s->mbuf, (size_t)n);
 	if (r < 0) {
 		if (r == -EPIPE || r == -ECONNRESET)
 			return EXIT_HANGUP;
@@ -280,6 +319,12 @@ static int relay_fd(struct session *s, int fd_in, uint64_t limit)
 		if (r < 0)
 			return client_send_failed(r);
 	}
+}
+
+static void wipe_strp(char **p)
+{
+	if (*p)
+		secure_free(*p, strlen(*p));
 }
 
 static int bad_monitor(const char *what, uint32_t type)
@@ -338,13 +383,17 @@ static int handle_monitor(struct session *s)
 		return relay_fd(s, TAKE_FD(fd), limit);
 	}
 	case MSG_RESULT: {
-		_cleanup_free_ char *json = NULL;
+		_cleanup_(wipe_strp) char *json = NULL;
 
 		if (msg_get_str(&m, PROTO_MAX_FRAME - 1, &json) < 0 ||
 		    msg_end(&m) < 0)
 			return bad_monitor("bad result", type);
-		/* The monitor built this JSON with jansson; relayed as is. */
+		/* The monitor built this JSON with jansson; relayed as is.
+		 * token_enroll's answer may carry a generated AES key: wipe
+		 * the message and the frame as well as the copy. */
 		r = send_frame(s, PROTO_END, json, strlen(json));
+		explicit_bzero(s->frame, strlen(json) + 1);
+		explicit_bzero(s->mbuf, (size_t)n);
 		s->busy = false;
 		s->awaiting_commit = false;
 		break;
@@ -402,7 +451,9 @@ static int prepare(void)
 		return -errno;
 	/* jansson seeds its hash function from /dev/urandom on first use;
 	 * do it now, while open() still works.  tzset() likewise reads the
-	 * zone file once so that a time in a log line needs no file. */
+	 * zone file once so that a time in a log line needs no file.  Its
+	 * parser's copies of a request go through a wiping free. */
+	proto_wipe_json_frees();
 	json_object_seed(0);
 	tzset();
 	return 0;

@@ -4,11 +4,16 @@
  * The gate is trusted to be the gate, but not to be bug-free: every frame
  * is checked (type allowed for this command, size, JSON shape) and anything
  * unexpected ends the exchange with -EPROTO instead of being skipped.
+ *
+ * Secrets (an OTP, a token's AES key) travel in requests and, for a key
+ * the gate generated, in an end frame: the request's JSON text and the
+ * frame buffer are wiped after every exchange, whatever it carried.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +31,12 @@
 
 #define COPY_CHUNK 65536
 #define MAX_RESPONSE (256u * 1024 * 1024) /* list/show/audit-line bytes we buffer */
+
+static void wipe_strp(char **p)
+{
+	if (*p)
+		secure_free(*p, strlen(*p));
+}
 
 int client_connect(const char *path, int *ret_sock)
 {
@@ -211,7 +223,7 @@ static int recv_frame(int sock, uint8_t *buf, size_t *ret_len, const char **ret_
 
 static int send_commit(int sock, uint8_t *frame, uint64_t bytes, const char **ret_why)
 {
-	_cleanup_free_ char *json = NULL;
+	_cleanup_free_ char *json = NULL; /* only a byte count */
 	size_t n;
 	int rc;
 
@@ -235,8 +247,9 @@ int client_exchange(int sock, const struct proto_req *req, int pass_fd, struct c
 		    json_t **ret_end, const char **ret_why)
 {
 	_cleanup_close_ int fd = pass_fd;
-	_cleanup_free_ char *json = NULL;
-	_cleanup_free_ uint8_t *frame = NULL, *copybuf = NULL;
+	_cleanup_(wipe_strp) char *json = NULL;
+	_cleanup_free_ uint8_t *copybuf = NULL;
+	uint8_t *frame = NULL;
 	struct copier c = { .in = ops->copy_in, .out = ops->copy_out };
 	json_t *end = NULL;
 	size_t n;
@@ -345,6 +358,7 @@ out:
 	ops->copied = c.copied;
 	ops->copy_eof = c.eof;
 	json_decref(end);
+	secure_free(frame, PROTO_MAX_FRAME);
 	return rc;
 }
 
@@ -475,14 +489,92 @@ void client_progress_update(uint64_t bytes, void *userdata)
 
 /* ---- one exchange with the gate, reporting errors once */
 
-/* See client.h.  The only function here that prints. */
+/* Refuse locally what the gate would refuse, with the same words: 0, or
+ * exit code 2 after saying why. */
+static int check_request(const struct proto_req *req)
+{
+	_cleanup_(wipe_strp) char *json = NULL;
+	struct proto_req check = { 0 };
+	const char *why = NULL;
+	int rc;
+
+	rc = proto_req_encode(req, &json);
+	if (rc == -EILSEQ) {
+		client_errorf("arguments must be valid UTF-8");
+		return 2;
+	}
+	if (rc < 0) {
+		client_errorf("cannot encode the request: %s", strerror(-rc));
+		return 2;
+	}
+	rc = proto_req_decode((const uint8_t *)json, strlen(json), &check, &why);
+	proto_req_clear(&check);
+	if (rc < 0) {
+		client_errorf("invalid request: %s", why);
+		return 2;
+	}
+	return 0;
+}
+
+/* The outcome of client_exchange(), reported once: 0 with *ret_end (an
+ * end object with "ok":true), or exit code 1. */
+static int exchange_result(int rc, const char *why, json_t *end, json_t **ret_end)
+{
+	if (rc == -EPROTO) {
+		client_errorf("%s", why);
+		return 1;
+	}
+	if (rc < 0) {
+		client_errorf("%s: %s", why, strerror(-rc));
+		return 1;
+	}
+	if (!json_is_true(json_object_get(end, "ok"))) {
+		json_t *e = json_object_get(end, "error");
+		_cleanup_free_ char *msg = client_escape(json_string_value(e), json_string_length(e));
+		client_errorf("%s", msg);
+		json_decref(end);
+		return 1;
+	}
+	*ret_end = end;
+	return 0;
+}
+
+int client_open(const char *sockpath, int *ret_sock)
+{
+	int rc = client_connect(sockpath, ret_sock);
+
+	if (rc < 0) {
+		_cleanup_free_ char *epath = client_escape(sockpath, 4096);
+		client_errorf("cannot connect to %s: %s%s", epath, strerror(-rc),
+			      rc == -ENOENT || rc == -ECONNREFUSED ? " (is dumpgated running?)" : "");
+		return 1;
+	}
+	return 0;
+}
+
+int client_call(int sock, const struct proto_req *req, struct client_ops *ops, json_t **ret_end)
+{
+	struct client_ops none = { .copy_in = -1, .copy_out = -1 };
+	const char *why = NULL;
+	json_t *end = NULL;
+	int rc;
+
+	if (!ops)
+		ops = &none;
+	rc = check_request(req);
+	if (rc)
+		return rc;
+	rc = client_exchange(sock, req, -1, ops, &end, &why);
+	return exchange_result(rc, why, end, ret_end);
+}
+
+/* See client.h.  With client_open() and client_call(), the only functions
+ * here that print. */
 int client_run(const char *sockpath, const struct proto_req *req, int fd, struct client_ops *ops,
 	       struct client_progress *pg, json_t **ret_end)
 {
 	struct client_ops none = { .copy_in = -1, .copy_out = -1 };
 	_cleanup_close_ int sock = -1, owned_fd = fd, owned_out = ops ? ops->copy_out : -1;
-	_cleanup_free_ char *json = NULL, *epath = NULL;
-	struct proto_req check = { 0 };
 	const char *why = NULL;
 	json_t *end = NULL;
 	int rc;
@@ -490,55 +582,18 @@ int client_run(const char *sockpath, const struct proto_req *req, int fd, struct
 	if (!ops)
 		ops = &none;
 	ops->copy_out = -1;
-	/* Refuse locally what the gate would refuse, with the same words. */
-	rc = proto_req_encode(req, &json);
-	if (rc == -EILSEQ) {
-		client_errorf("arguments must be valid UTF-8");
-		goto usage;
-	}
-	if (rc < 0) {
-		client_errorf("cannot encode the request: %s", strerror(-rc));
-		goto usage;
-	}
-	rc = proto_req_decode((const uint8_t *)json, strlen(json), &check, &why);
-	proto_req_clear(&check);
-	if (rc < 0) {
-		client_errorf("invalid request: %s", why);
-		goto usage;
-	}
-
-	rc = client_connect(sockpath, &sock);
-	if (rc < 0) {
-		epath = client_escape(sockpath, 4096);
-		client_errorf("cannot connect to %s: %s%s", epath, strerror(-rc),
-			      rc == -ENOENT || rc == -ECONNREFUSED ? " (is dumpgated running?)" : "");
-		goto fail;
+	rc = check_request(req);
+	if (rc)
+		return rc;
+	rc = client_open(sockpath, &sock);
+	if (rc) {
+		client_progress_clear(pg);
+		return rc;
 	}
 	ops->copy_out = TAKE_FD(owned_out);
 	rc = client_exchange(sock, req, TAKE_FD(owned_fd), ops, &end, &why);
 	client_progress_clear(pg);
-	if (rc == -EPROTO) {
-		client_errorf("%s", why);
-		goto fail;
-	}
-	if (rc < 0) {
-		client_errorf("%s: %s", why, strerror(-rc));
-		goto fail;
-	}
-	if (!json_is_true(json_object_get(end, "ok"))) {
-		json_t *e = json_object_get(end, "error");
-		_cleanup_free_ char *msg = client_escape(json_string_value(e), json_string_length(e));
-		client_errorf("%s", msg);
-		json_decref(end);
-		goto fail;
-	}
-	*ret_end = end;
-	return 0;
-usage:
-	return 2;
-fail:
-	client_progress_clear(pg);
-	return 1;
+	return exchange_result(rc, why, end, ret_end);
 }
 
 /* ---- buffering 'D' frames */
@@ -583,8 +638,13 @@ json_t *client_accum_json(const struct client_accum *a)
 
 static bool is_time_key(const char *k)
 {
-	return strcmp(k, "submitted") == 0 || strcmp(k, "updated") == 0 ||
-	       strcmp(k, "final_time") == 0 || strcmp(k, "time") == 0 || strcmp(k, "started") == 0;
+	static const char *const keys[] = { "submitted", "updated", "final_time", "time",
+					    "started",	 "expires", "enrolled",	  "revoked" };
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+		if (strcmp(k, keys[i]) == 0)
+			return true;
+	return false;
 }
 
 /* A printable, escaped rendering of one value. */
@@ -641,4 +701,235 @@ void client_print_object(json_t *o, const char *skip)
 			printf("%s: %s\n", k, t);
 		}
 	}
+}
+
+/* ---- tables */
+
+void client_print_table(json_t *arr, const char *const *head, size_t ncols, unsigned right,
+			void (*row)(json_t *x, char **cells))
+{
+	size_t rows = json_array_size(arr) + 1, i, k;
+	char **cell = calloc(rows * ncols, sizeof(*cell));
+	size_t *w = calloc(ncols, sizeof(*w));
+	json_t *x;
+
+	if (!cell || !w)
+		client_oom();
+	for (k = 0; k < ncols; k++)
+		cell[k] = client_strdup(head[k]);
+	json_array_foreach(arr, i, x)
+		row(x, cell + (i + 1) * ncols);
+	for (i = 0; i < rows * ncols; i++)
+		if (strlen(cell[i]) > w[i % ncols])
+			w[i % ncols] = strlen(cell[i]);
+	for (i = 0; i < rows; i++) {
+		for (k = 0; k < ncols; k++) {
+			char *c = cell[i * ncols + k];
+			if (k == ncols - 1)
+				printf("%s\n", c);
+			else if (right & (1u << k))
+				printf("%*s  ", (int)w[k], c);
+			else
+				printf("%-*s  ", (int)w[k], c);
+			free(c);
+		}
+	}
+	free(cell);
+	free(w);
+}
+
+/* ---- reading secrets: an OTP line, an AES key file */
+
+/* The signal that arrived while an OTP was read from the terminal with
+ * echo off.  File-level only because a signal handler reaches nothing
+ * else; the handler just records it, the reader restores the terminal and
+ * then lets the signal take its course. */
+static volatile sig_atomic_t otp_signal;
+static const int otp_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void otp_on_signal(int sig)
+{
+	otp_signal = sig;
+}
+
+void client_wipe_otp(char (*p)[CLIENT_OTP_LINE + 1])
+{
+	explicit_bzero(*p, sizeof(*p));
+}
+
+int client_tty_open(int *ret_fd)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* One line of at most CLIENT_OTP_LINE bytes, read a byte at a time so that
+ * nothing after the newline is consumed and no stdio buffer keeps a copy.
+ * EOF ends the line too.  -EMSGSIZE when it is longer; -EINTR when one of
+ * otp_signals arrived. */
+static int read_line(int fd, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_len)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char c = 0;
+		ssize_t k;
+
+		if (otp_signal)
+			return -EINTR;
+		k = read(fd, &c, 1);
+		if (k < 0 && errno == EINTR)
+			continue; /* the loop looks at otp_signal */
+		if (k < 0)
+			return -errno;
+		if (k == 0 || c == '\n')
+			break;
+		if (n == CLIENT_OTP_LINE) {
+			explicit_bzero(&c, sizeof(c));
+			return -EMSGSIZE;
+		}
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	*ret_len = n;
+	return 0;
+}
+
+/* Prompt on the terminal, read a line with echo off.  The terminal's
+ * settings are restored on every path; a terminating signal restores them
+ * first and is raised again once its old disposition is back. */
+static int read_tty_line(int tty, const char *prompt, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_len,
+			 const char **ret_why)
+{
+	struct sigaction sa = { .sa_handler = otp_on_signal }, saved[ELEMENTSOF(otp_signals)];
+	bool installed[ELEMENTSOF(otp_signals)] = { false };
+	struct termios old, quiet;
+	int rc, sig;
+
+	if (tcgetattr(tty, &old) < 0) {
+		*ret_why = "cannot read the terminal's settings";
+		return -errno;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+
+	/* No SA_RESTART: a signal ends the read() with EINTR.  A signal that
+	 * was ignored stays ignored. */
+	sigemptyset(&sa.sa_mask);
+	otp_signal = 0;
+	for (size_t i = 0; i < ELEMENTSOF(otp_signals); i++)
+		if (sigaction(otp_signals[i], NULL, &saved[i]) == 0 && saved[i].sa_handler != SIG_IGN)
+			installed[i] = sigaction(otp_signals[i], &sa, NULL) == 0;
+
+	/* TCSAFLUSH: what was typed before the prompt is discarded. */
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+		rc = -errno;
+		*ret_why = "cannot turn off the terminal's echo";
+	} else {
+		rc = write_full(tty, prompt, strlen(prompt));
+		if (rc < 0)
+			*ret_why = "writing the prompt to the terminal";
+		else if ((rc = read_line(tty, buf, ret_len)) < 0 && rc != -EINTR && rc != -EMSGSIZE)
+			*ret_why = "reading the OTP from the terminal";
+		(void)write_full(tty, "\n", 1); /* the Enter was not echoed */
+		(void)tcsetattr(tty, TCSAFLUSH, &old);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(otp_signals); i++)
+		if (installed[i])
+			(void)sigaction(otp_signals[i], &saved[i], NULL);
+
+	sig = otp_signal;
+	otp_signal = 0;
+	if (sig) {
+		explicit_bzero(buf, CLIENT_OTP_LINE + 1); /* raise() may not return */
+		raise(sig);
+		*ret_why = "interrupted";
+		return -EINTR;
+	}
+	return rc;
+}
+
+int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE + 1])
+{
+	_cleanup_(client_wipe_otp) char line[CLIENT_OTP_LINE + 1];
+	const char *why = "reading the OTP from standard input";
+	size_t n = 0, a, b;
+	int rc;
+
+	if (tty >= 0)
+		rc = read_tty_line(tty, prompt, line, &n, &why);
+	else
+		rc = read_line(STDIN_FILENO, line, &n);
+	if (rc == -EMSGSIZE)
+		why = "the OTP line is too long";
+	if (rc < 0) {
+		if (rc == -EMSGSIZE || rc == -EINTR)
+			client_errorf("%s", why);
+		else
+			client_errorf("%s: %s", why, strerror(-rc));
+		return 1;
+	}
+
+	/* Surrounding whitespace goes; a key typing with caps lock on sends
+	 * upper case, and modhex is lower case.  The gate checks the rest. */
+	for (a = 0; a < n && strchr(" \t\r\n\v\f", line[a]); a++)
+		;
+	for (b = n; b > a && strchr(" \t\r\n\v\f", line[b - 1]); b--)
+		;
+	if (a == b) {
+		client_errorf("%s", tty >= 0 ? "no OTP was entered" : "no OTP on standard input");
+		return 1;
+	}
+	if (b - a > PROTO_MAX_OTP) {
+		client_errorf("the OTP is too long (at most %d characters)", PROTO_MAX_OTP);
+		return 1;
+	}
+	for (size_t i = a; i < b; i++)
+		ret[i - a] = line[i] >= 'A' && line[i] <= 'Z' ? (char)(line[i] - 'A' + 'a') : line[i];
+	ret[b - a] = '\0';
+	return 0;
+}
+
+int client_read_key_file(const char *path, uint8_t ret_key[static PROTO_AES_KEY_SIZE])
+{
+	/* 32 hex characters and an optional newline: one byte more than that
+	 * tells that the file holds more. */
+	char buf[2 * PROTO_AES_KEY_SIZE + 3];
+	bool from_stdin = strcmp(path, "-") == 0;
+	const char *what = from_stdin ? "standard input" : "the AES key file";
+	_cleanup_close_ int own = -1;
+	size_t got = 0;
+	int rc;
+
+	if (!from_stdin) {
+		/* The name is not repeated: a key given where a file name
+		 * belongs must not end up on the terminal. */
+		own = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (own < 0) {
+			client_errorf("cannot open the AES key file: %m");
+			return 1;
+		}
+	}
+	rc = read_full(from_stdin ? STDIN_FILENO : own, buf, sizeof(buf) - 1, &got);
+	if (rc < 0) {
+		explicit_bzero(buf, sizeof(buf));
+		client_errorf("cannot read %s: %s", what, strerror(-rc));
+		return 1;
+	}
+	if (got == 2 * PROTO_AES_KEY_SIZE + 1 && buf[got - 1] == '\n')
+		got--;
+	buf[got] = '\0';
+	/* hex_decode() takes upper case too. */
+	rc = got == 2 * PROTO_AES_KEY_SIZE ? hex_decode(buf, ret_key, PROTO_AES_KEY_SIZE) : -EINVAL;
+	explicit_bzero(buf, sizeof(buf));
+	if (rc < 0) {
+		client_errorf("%s must hold the AES key as %d hex characters and at most a newline after them",
+			      what, 2 * PROTO_AES_KEY_SIZE);
+		return 1;
+	}
+	return 0;
 }

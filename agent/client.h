@@ -1,11 +1,14 @@
 /* client.h - the CLI side of the client protocol (gate/proto.h): connect
  * to the gate's socket, send one request, read frames up to the 'E' frame;
- * plus the output helpers the commands in dumpgate.c share.
+ * plus the input (OTP, AES key) and output helpers the commands in
+ * dumpgate.c share.
  *
  * client_connect() and client_exchange() never print; they return 0 or
  * -errno plus a static text saying what they were doing.  -EPROTO means
- * the gate broke the protocol; the text then says how.  client_run() is
- * the one place that turns those into a message and an exit code.
+ * the gate broke the protocol; the text then says how.  client_run() (one
+ * exchange on its own connection) and client_open() + client_call() (an
+ * open connection, several exchanges) are the places that turn those into
+ * a message and an exit code; so do the readers of secrets below.
  */
 #pragma once
 
@@ -71,6 +74,14 @@ void client_progress_clear(struct client_progress *pg);
 int client_run(const char *sockpath, const struct proto_req *req, int fd, struct client_ops *ops,
 	       struct client_progress *pg, json_t **ret_end);
 
+/* The same on a connection of the caller's, for commands that need more
+ * than one exchange on it (token enroll): client_open() connects (0, or 1
+ * after saying why); client_call() validates req locally and runs one
+ * exchange on sock (borrowed, left open), with the return values of
+ * client_run().  No fd is passed and ops->copy_out must be -1. */
+int client_open(const char *sockpath, int *ret_sock);
+int client_call(int sock, const struct proto_req *req, struct client_ops *ops, json_t **ret_end);
+
 /* 'D' frames gathered into one NUL-terminated buffer (bounded). */
 struct client_accum {
 	char *buf;
@@ -95,3 +106,31 @@ void client_human_size(uint64_t n, char buf[static 32]);
 char *client_value_text(const char *key, json_t *v, size_t max);
 /* "key: value" on stdout for every member except skip. */
 void client_print_object(json_t *o, const char *skip);
+/* A table on stdout: the ncols headings, then one row per element of arr,
+ * each column as wide as its widest cell.  row() fills ncols cells with
+ * malloc'd strings (escaped: they reach a terminal).  right: bit k set =
+ * column k is right-aligned. */
+void client_print_table(json_t *arr, const char *const *head, size_t ncols, unsigned right,
+			void (*row)(json_t *x, char **cells));
+
+/* ---- secrets: never from argv; these print their own errors and return
+ * 0 or exit code 1.  The caller wipes what they return. */
+
+#define CLIENT_OTP_LINE 128 /* bytes of an OTP line before its newline */
+
+/* The controlling terminal, O_RDWR | O_CLOEXEC | O_NOCTTY; -errno (ENXIO:
+ * there is none).  Does not print. */
+int client_tty_open(int *ret_fd);
+/* One OTP: with tty >= 0, prompt there and read a line with echo off (the
+ * terminal's settings are restored on every path, and before SIGINT,
+ * SIGTERM, SIGHUP or SIGQUIT take effect); with tty -1, one line of
+ * standard input and no prompt.  A line over CLIENT_OTP_LINE bytes is an
+ * error.  Surrounding whitespace is trimmed and A-Z lower-cased; an empty
+ * result or one over PROTO_MAX_OTP is an error.  ret: NUL-terminated. */
+int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE + 1]);
+/* Cleanup for the caller's OTP buffer. */
+void client_wipe_otp(char (*p)[CLIENT_OTP_LINE + 1]);
+/* A token's AES key from path ("-": standard input): exactly 32 hex
+ * characters (either case) and at most a newline.  Read with one bounded
+ * read; the buffer is wiped.  An error never repeats path. */
+int client_read_key_file(const char *path, uint8_t ret_key[static PROTO_AES_KEY_SIZE]);

@@ -797,9 +797,15 @@ void requests_tick(struct monitor *m, time_t now)
 		next = c->next;
 		/* A connection that asks nothing holds a slot of the account's
 		 * and the gate's connection limits: end it. */
-		if (c->state == CHILD_IDLE && now - c->idle_since >= (time_t)m->cfg->session_idle_timeout) {
-			log_info("session %d (account %s): no request for %llu s (session_idle_timeout); ending it",
-				 (int)c->pid, c->account, (unsigned long long)m->cfg->session_idle_timeout);
+		/* An enrolment waits for someone to program a YubiKey and touch
+		 * it: ENROL_TIMEOUT at least. */
+		uint64_t idle = m->cfg->session_idle_timeout;
+		if (c->enrol && idle < ENROL_TIMEOUT)
+			idle = ENROL_TIMEOUT;
+		if (c->state == CHILD_IDLE && now - c->idle_since >= (time_t)idle) {
+			log_info("session %d (account %s): no request for %llu s (%s); ending it", (int)c->pid,
+				 c->account, (unsigned long long)idle,
+				 c->enrol ? "a token enrolment waited for its OTP" : "session_idle_timeout");
 			child_drop(m, c);
 			continue;
 		}

@@ -13,6 +13,10 @@
 #include "monitor.h"
 #include "msg.h"
 
+/* Seconds a session with a token enrolment waiting for its proof OTP may
+ * stay idle (programming a YubiKey takes a while), at least. */
+#define ENROL_TIMEOUT 600
+
 typedef void (*handler_fn)(struct monitor *m, struct child *c, struct msgbuf *mb, int fd);
 
 /* May this child see transfer t?  Admins and auditors see everything; a

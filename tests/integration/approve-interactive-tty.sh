@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# dumpgate approve ID without --otp-stdin: on a terminal (script(1) gives
+# it one; CI has none) it prints the transfer, its sha256 and findings,
+# then reads the OTP from the terminal with echo off, and sends the sha256
+# it printed.  Refuses twins: no terminal and no --otp-stdin is an error
+# that spends nothing; an empty line approves nothing; a replayed OTP
+# typed at the prompt is refused.
+source "$DG_SRC/tests/lib/lib.sh"
+trap '' PIPE # a client that ended early must not kill the test at the fifo
+require_root
+command -v script >/dev/null || bail "script(1) missing (bsdutils)"
+
+gate_init
+gate_start || bail "dumpgated did not start"
+enroll dg-bob bob >/dev/null || bail "cannot enrol bob's key"
+id=$(pending_transfer dg-alice logs) || bail "no pending transfer"
+sha=$(tfield "$id" sha256)
+
+# tty_approve USER ID LINE: run `dumpgate approve ID` as USER on a pty and
+# type LINE once the prompt shows (type-ahead is discarded by design).
+# Sets OUT (what the terminal showed) and RC.
+tty_approve() {
+  local fifo=$T/tty.in out=$T/tty.out i
+  rm -f "$fifo"; mkfifo -m 600 "$fifo"
+  : > "$out"
+  as "$1" env SHELL=/bin/sh script -qec "$T/bin/dumpgate approve $2" /dev/null < "$fifo" > "$out" 2>&1 &
+  local pid=$!
+  exec 7> "$fifo"
+  for i in $(seq 1 100); do grep -q "YubiKey" "$out" && break; sleep 0.1; done
+  printf '%s\n' "$3" >&7 2>/dev/null
+  exec 7>&-
+  wait "$pid"; RC=$?
+  OUT=$(tr -d '\r' < "$out")
+}
+
+# refuses twin: no terminal and no --otp-stdin
+before=$(audit_seq)
+out=$(otp bob | setsid -w setpriv --reuid dg-bob --regid "$(id -g dg-bob)" --init-groups --reset-env \
+  env DUMPGATE_SOCKET="$SOCK" PATH=/usr/bin:/bin "$T/bin/dumpgate" approve "$id" 2>&1)
+rc=$?
+ok $([ "$rc" != 0 ]; echo $?) "without a terminal and without --otp-stdin approve fails (exit $rc)"
+like "$out" "terminal" "the message says a terminal is needed"
+like "$out" "--otp-stdin" "and names --otp-stdin"
+is "$(audit_since "$before" '.event == "otp_spent"' | grep -c .)" 0 "no OTP was read or spent"
+is "$(tfield "$id" state)" pending "the transfer still waits"
+
+# refuses twin: an empty line at the prompt
+tty_approve dg-bob "$id" ""
+ok $([ "$RC" != 0 ]; echo $?) "an empty line approves nothing (exit $RC)"
+is "$(tfield "$id" state)" pending "the transfer still waits"
+
+# accepts: the OTP typed at the prompt
+o=$(otp bob)
+tty_approve dg-bob "$id" "$o"
+is "$RC" 0 "bob approves on the terminal"
+like "$OUT" "$sha" "the terminal showed the artifact's sha256 before the prompt"
+like "$OUT" "INC-approve" "and the requester's reason"
+like "$OUT" "indings" "and the scan's findings"
+unlike "$OUT" "$o" "the OTP was not echoed"
+is "$(tfield "$id" state | sed 's/releasing\|released/approved/')" approved "the transfer is approved (1 of 1)"
+is "$(tfield "$id" 'approvals[0].sha256')" "$sha" "the approval names the sha256 that was shown"
+is "$(audit_json | jq -r --arg id "$id" 'select(.event == "approval" and .transfer == $id) | .details.interactive')" \
+  true "the approval record says it was interactive"
+
+# refuses twin: the same OTP typed again, on another transfer
+id2=$(pending_transfer dg-alice logs) || bail "no second pending transfer"
+tty_approve dg-bob "$id2" "$o"
+is "$RC" 1 "the replayed OTP typed at the prompt is refused"
+like "$OUT" "already used" "as already used"
+is "$(tfield "$id2" state)" pending "the second transfer still waits"
+done_testing

@@ -415,10 +415,20 @@ static void test_approval(void)
 		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
 	refuses(&t, "releasing without a destination", "releasing", ID1, "{}");
 
-	ok(apply(&t, "releasing", ID1, "{\"destination\":\"logs\"}") == 0 && x->state == TS_RELEASING &&
-		   !tstate_final(x->state),
+	refuses(&t, "releasing without its manifest", "releasing", ID1,
+		"{\"destination\":\"logs\",\"file\":\"core.1234\"}");
+	refuses(&t, "releasing without a file", "releasing", ID1,
+		"{\"destination\":\"logs\",\"manifest\":{\"transfer\":\"" ID1 "\"}}");
+	ok(apply(&t, "releasing", ID1,
+		 "{\"destination\":\"logs\",\"file\":\"core.1234\",\"manifest\":{\"transfer\":\"" ID1 "\"}}") == 0 &&
+		   x->state == TS_RELEASING && !tstate_final(x->state),
 	   "releasing accepted (not final)");
-	refuses(&t, "releasing twice", "releasing", ID1, "{\"destination\":\"logs\"}");
+	ok(x->release_dest && strcmp(x->release_dest, "logs") == 0 && x->release_file &&
+		   strcmp(x->release_file, "core.1234") == 0 &&
+		   strcmp(json_string_value(json_object_get(x->release_manifest, "transfer")), ID1) == 0,
+	   "releasing keeps the destination, the file and the manifest for a restart");
+	refuses(&t, "releasing twice", "releasing", ID1,
+		"{\"destination\":\"logs\",\"file\":\"core.1234\",\"manifest\":{}}");
 	refuses(&t, "denied of a releasing transfer", "denied", ID1,
 		"{\"reason\":\"no\",\"account\":\"bob\",\"person\":\"bob\"}");
 	refuses(&t, "withdrawn of a releasing transfer", "withdrawn", ID1, "{\"reason\":\"oops\"}");

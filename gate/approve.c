@@ -323,12 +323,8 @@ void req_deny(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 		child_violation(m, c, "malformed deny");
 		return;
 	}
-	json_t *utf8 = json_string(reason);
-	if (!utf8) {
-		child_violation(m, c, "deny reason is not valid UTF-8");
+	if (!requests_utf8(m, c, reason, "deny reason"))
 		return;
-	}
-	json_decref(utf8);
 	t = transfer_find(&m->table, id);
 	if (!t || !requests_visible(m, c, t)) {
 		requests_refuse(m, c, "deny", id, "not_found", "no transfer %s", id);

@@ -95,6 +95,20 @@ void requests_record_refusal(struct monitor *m, struct child *c, const char *op,
 	json_decref(d);
 }
 
+bool requests_utf8(struct monitor *m, struct child *c, const char *text, const char *what)
+{
+	/* The session checked the client's JSON; a child that sends invalid
+	 * UTF-8 anyway is not a session we started. */
+	json_t *utf8 = json_string(text);
+
+	if (!utf8) {
+		child_violation(m, c, "%s is not valid UTF-8", what);
+		return false;
+	}
+	json_decref(utf8);
+	return true;
+}
+
 /* Refuse with an audit record: for refusals an auditor should see
  * (someone tried something the policy forbids). */
 void requests_refuse(struct monitor *m, struct child *c, const char *op, const char *id, const char *code,
@@ -277,14 +291,8 @@ static void req_submit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		child_violation(m, c, "submit without a file descriptor");
 		return;
 	}
-	/* The session checked the client's JSON; a child that sends invalid
-	 * UTF-8 anyway is not a session we started. */
-	json_t *utf8 = json_string(reason);
-	if (!utf8) {
-		child_violation(m, c, "submit reason is not valid UTF-8");
+	if (!requests_utf8(m, c, reason, "submit reason"))
 		return;
-	}
-	json_decref(utf8);
 	int fl = fcntl(src, F_GETFL);
 	if (fstat(src, &st) < 0 || fl < 0 || (fl & O_ACCMODE) == O_WRONLY ||
 	    !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {

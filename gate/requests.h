@@ -26,6 +26,9 @@ bool requests_visible(const struct monitor *m, const struct child *c, const stru
 /* Read an id from mb and find the transfer the child may see; otherwise
  * the child was answered (or ended, for a malformed id) and NULL. */
 struct transfer *requests_get_visible(struct monitor *m, struct child *c, struct msgbuf *mb, const char *op);
+/* Text from a child that must be UTF-8 (it goes into the log as JSON):
+ * false, and the child ended, when it is not. */
+bool requests_utf8(struct monitor *m, struct child *c, const char *text, const char *what);
 /* A request_refused record (extra: details to add, reference stolen). */
 void requests_record_refusal(struct monitor *m, struct child *c, const char *op, const char *id,
 			     const char *code, const char *text, json_t *extra);

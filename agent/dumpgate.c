@@ -1423,6 +1423,48 @@ static const struct {
 	{ "token", cmd_token },	    { "verify-release", cmd_verify_release },
 };
 
+/* getopt_long() takes any unambiguous prefix of a long option: "--otp"
+ * would be "--otp-stdin" and "--aes-key" "--aes-key-file".  No option takes
+ * an OTP or a key, and none may seem to: only the exact names of the
+ * options some command has pass (the command then checks its own).  An
+ * error names the option only up to '=', never a value. */
+static int exact_long_names(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		bool takes_value;
+	} known[] = {
+		{ "aes-key-file", true }, { "help", false },   { "json", false },  { "key", true },
+		{ "otp-stdin", false },   { "profile", true }, { "public-id", true }, { "reason", true },
+		{ "sha256", true },       { "socket", true },  { "state", true },  { "timeout", true },
+		{ "user", true },         { "version", false },
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t n;
+		int k = -1;
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		n = strcspn(a + 2, "=");
+		for (size_t j = 0; j < ELEMENTSOF(known); j++)
+			if (strlen(known[j].name) == n && strncmp(known[j].name, a + 2, n) == 0)
+				k = (int)j;
+		if (k < 0) {
+			char name[48];
+			snprintf(name, sizeof(name), "%.*s", (int)(n < 40 ? n : 40), a + 2);
+			_cleanup_free_ char *e = client_escape(name, sizeof(name));
+			return usage_error(usage_short, "unrecognized option '--%s'", e);
+		}
+		if (known[k].takes_value && a[2 + n] != '=')
+			i++; /* its value may look like an option */
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "socket", required_argument, NULL, 's' },
@@ -1439,6 +1481,10 @@ int main(int argc, char **argv)
 	/* A gate that goes away must give us EPIPE to report, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
+	rc = exact_long_names(argc, argv);
+	if (rc != 0)
+		return rc;
+	rc = -1;
 
 	while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
 		switch (c) {

@@ -59,6 +59,8 @@ sha=$(tfield "$c" sha256)
 seq0=$(audit_seq)
 out=$(dg dg-carol approve "$c" --otp "$o" --sha256 "$sha" </dev/null 2>&1)
 is "$?" 2 "approve ID --otp OTP is a usage error (exit 2)"
+like "$out" "unrecognized option '--otp'" "--otp is no option, not even as a prefix of --otp-stdin"
+unlike "$out" "$o" "the error does not repeat the OTP"
 out=$(dg dg-carol approve "$c" --otp="$o" --sha256 "$sha" </dev/null 2>&1)
 is "$?" 2 "approve ID --otp=OTP is a usage error (exit 2)"
 out=$(dg dg-carol approve "$c" --otp-stdin="$o" --sha256 "$sha" </dev/null 2>&1)

@@ -314,6 +314,11 @@ static void audit_closep(struct audit_log **a)
 	audit_close(*a);
 }
 
+bool audit_broken(const struct audit_log *a)
+{
+	return a->broken;
+}
+
 uint64_t audit_last_seq(const struct audit_log *a)
 {
 	return a->seq;

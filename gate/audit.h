@@ -51,6 +51,9 @@ int audit_append(struct audit_log *a, const char *event, const char *transfer,
 		 uint64_t *ret_seq, json_t **ret_record);
 
 uint64_t audit_last_seq(const struct audit_log *a);
+/* true once a failed append could not be undone: the file's tail is
+ * unknown and every further append is refused. */
+bool audit_broken(const struct audit_log *a);
 
 /* A mirror (the kernel audit trail) gets every line before it is written;
  * if it fails, audit_append fails with its error and writes nothing. */

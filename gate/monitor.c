@@ -59,6 +59,12 @@ int monitor_record(struct monitor *m, const char *event, const char *transfer,
 	if (r < 0) {
 		log_err("cannot append \"%s\" to the audit log: %s; the change does not take effect",
 			event, strerror(-r));
+		/* A log whose tail is unknown takes no more records: a gate
+		 * that can record nothing must not keep serving. */
+		if (audit_broken(m->audit) && !m->stopping) {
+			log_err("the audit log could not be restored after a failed write; stopping the gate");
+			m->stopping = true;
+		}
 		return r;
 	}
 	r = transfer_apply(&m->table, rec);

@@ -1,9 +1,13 @@
 /* main.c - dumpgated: start-up of the monitor.
  *
  * Order: read and check the configuration; refuse to run as non-root;
- * no core dumps from here on; lock the state directory against a second
- * gate; open and verify the audit log and rebuild the state from it;
- * bind the socket; keep only the capabilities the monitor uses; run.
+ * no core dumps from here on; resolve the session and scanner accounts;
+ * open (make) the state directory and lock it against a second gate;
+ * open the spool, tokens and outbox directories; bind the socket (before
+ * anything is appended); open and verify the audit log; load the signing
+ * key (made only when the log is empty); open the kernel audit mirror;
+ * rebuild the state from the log (the signing key must be the one the
+ * log names); keep only the capabilities the monitor uses; run.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -78,8 +78,11 @@ static json_t *scan_summary(const struct transfer *t)
 		if (json_is_true(json_object_get(f, "allowed")))
 			allowed++;
 	}
-	return json_pack("{s:s, s:I, s:I, s:o}", "verdict", "clean", "findings", (json_int_t)n, "allowed",
-			 (json_int_t)allowed, "by_severity", by ? by : json_object());
+	/* findings: all of them; allowed and by_severity count those the
+	 * record keeps (findings_listed, the first 200) */
+	return json_pack("{s:s, s:I, s:I, s:I, s:o}", "verdict", "clean", "findings",
+			 (json_int_t)(t->findings_total > n ? t->findings_total : n), "findings_listed",
+			 (json_int_t)n, "allowed", (json_int_t)allowed, "by_severity", by ? by : json_object());
 }
 
 static json_t *build_manifest(const struct monitor *m, const struct transfer *t, const struct profile *p,

@@ -337,8 +337,13 @@ static int apply_scanned(struct transfer *x, const struct rec *r)
 		x->final_time = r->time;
 	} else
 		return -EBADMSG;
+	json_int_t total = (json_int_t)json_array_size(findings);
+	if (json_object_get(r->details, "findings_total") &&
+	    get_int(r->details, "findings_total", total, INT64_MAX, &total) < 0)
+		return -EBADMSG;
 	json_decref(x->findings);
 	x->findings = json_incref(findings);
+	x->findings_total = (uint64_t)total;
 	return 0;
 }
 

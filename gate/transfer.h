@@ -78,6 +78,7 @@ struct transfer {
 	bool purged;         /* spool object deleted by retention */
 	char *final_reason;  /* why withdrawn/failed/..., may be NULL */
 	json_t *findings;    /* array from the `scanned` record, NULL before */
+	uint64_t findings_total; /* all findings (findings keeps the first 200) */
 	unsigned required;   /* persons who must approve; 0 before pending */
 	time_t expires;      /* end of the approval wait; 0 before pending */
 	json_t *approvals;   /* array of {person, account, token, time, sha256} */

@@ -322,11 +322,16 @@ static void test_scan(void)
 	   "an unknown verdict refused");
 	ok(apply(&t, "scanned", ID1, "{\"verdict\":\"clean\",\"findings\":{}}") == -EBADMSG,
 	   "findings that are not an array refused");
-	ok(apply(&t, "scanned", ID1, "{\"verdict\":\"blocked\",\"findings\":[{\"detector\":\"pem\"}]}") == 0,
+	ok(apply(&t, "scanned", ID1,
+		 "{\"verdict\":\"blocked\",\"findings\":[{\"detector\":\"pem\"}],\"findings_total\":0}") == -EBADMSG,
+	   "a findings_total below the findings listed refused");
+	ok(apply(&t, "scanned", ID1,
+		 "{\"verdict\":\"blocked\",\"findings\":[{\"detector\":\"pem\"}],\"findings_total\":250}") == 0,
 	   "scanned blocked accepted");
 	x = transfer_find(&t, ID1);
-	ok(x && x->state == TS_BLOCKED && tstate_final(x->state) && json_array_size(x->findings) == 1,
-	   "blocked is final and keeps the findings");
+	ok(x && x->state == TS_BLOCKED && tstate_final(x->state) && json_array_size(x->findings) == 1 &&
+		   x->findings_total == 250,
+	   "blocked is final and keeps the findings and their total");
 	ok(apply(&t, "failed", ID1, "{\"reason\":\"x\"}") == -EBADMSG, "failed after a final state refused");
 
 	apply(&t, "submitted", ID2, submitted_details);

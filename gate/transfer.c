@@ -325,6 +325,11 @@ static int apply_scanned(struct transfer *x, const struct rec *r)
 		return -EBADMSG;
 	if (get_str(r->details, "verdict", &verdict) < 0 || !json_is_array(findings))
 		return -EBADMSG;
+	/* checked before anything changes: a refused record leaves x as it was */
+	json_int_t total = (json_int_t)json_array_size(findings);
+	if (json_object_get(r->details, "findings_total") &&
+	    get_int(r->details, "findings_total", total, INT64_MAX, &total) < 0)
+		return -EBADMSG;
 	if (strcmp(verdict, "clean") == 0)
 		x->state = TS_CLEAN;
 	else if (strcmp(verdict, "blocked") == 0) {
@@ -336,10 +341,6 @@ static int apply_scanned(struct transfer *x, const struct rec *r)
 		x->state = TS_BLOCKED;
 		x->final_time = r->time;
 	} else
-		return -EBADMSG;
-	json_int_t total = (json_int_t)json_array_size(findings);
-	if (json_object_get(r->details, "findings_total") &&
-	    get_int(r->details, "findings_total", total, INT64_MAX, &total) < 0)
 		return -EBADMSG;
 	json_decref(x->findings);
 	x->findings = json_incref(findings);

@@ -416,8 +416,17 @@ void req_token_enroll(struct monitor *m, struct child *c, struct msgbuf *mb, int
 
 	if (msg_get_str(mb, 64, &account) < 0 || msg_get_str(mb, OTP_PUBLIC_ID_LEN, &pid) < 0 ||
 	    msg_get_u32(mb, &has_key) < 0 || msg_get_rest(mb, &key, &keylen) < 0 || msg_end(mb) < 0 ||
-	    has_key > 1 || keylen != OTP_AES_KEY_SIZE || !*account || (*pid && !otp_public_id_valid(pid))) {
+	    has_key > 1 || keylen != OTP_AES_KEY_SIZE || !proto_account_valid(account) ||
+	    (*pid && !otp_public_id_valid(pid))) {
 		child_violation(m, c, "malformed token enroll");
+		return;
+	}
+	/* no key: sixteen zeros, nothing else */
+	uint8_t any = 0;
+	for (size_t i = 0; !has_key && i < keylen; i++)
+		any |= key[i];
+	if (any) {
+		child_violation(m, c, "token enroll without a key carried key bytes");
 		return;
 	}
 	if (!c->is_admin) {
@@ -491,11 +500,16 @@ void req_token_enroll(struct monitor *m, struct child *c, struct msgbuf *mb, int
 		return;
 	}
 	hex_encode(e->key, sizeof(e->key), hex);
-	snprintf(text, sizeof(text), "{\"ok\":true,\"account\":%s,\"public_id\":%s%s%s%s%s%s}", acc,
+	int n = snprintf(text, sizeof(text), "{\"ok\":true,\"account\":%s,\"public_id\":%s%s%s%s%s%s}", acc,
 		 *e->public_id ? "\"" : "null",
 		 e->public_id, *e->public_id ? "\"" : "", e->generated ? ",\"aes_key\":\"" : "",
 		 e->generated ? hex : "", e->generated ? "\"" : "");
 	explicit_bzero(hex, sizeof(hex));
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		explicit_bzero(text, sizeof(text));
+		child_error(m, c, "internal", "the answer does not fit");
+		return;
+	}
 	child_result_text(m, c, text);
 	explicit_bzero(text, sizeof(text));
 }

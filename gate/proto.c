@@ -199,6 +199,11 @@ static bool user_valid(const char *s, size_t n)
 	return true;
 }
 
+bool proto_account_valid(const char *s)
+{
+	return s && user_valid(s, strlen(s));
+}
+
 bool proto_public_id_valid(const char *s)
 {
 	if (!s || strnlen(s, PROTO_PUBLIC_ID_LEN + 1) != PROTO_PUBLIC_ID_LEN)

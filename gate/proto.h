@@ -130,6 +130,9 @@ int proto_op_from_name(const char *s, enum proto_op *ret);
 /* true when s is exactly PROTO_PUBLIC_ID_LEN modhex characters
  * ("cbdefghijklnrtuv", lower case) and a NUL. */
 bool proto_public_id_valid(const char *s);
+/* An account name as token_enroll's "user" must be: [a-z_][a-z0-9_.-]*$?,
+ * at most PROTO_MAX_ACCOUNT bytes. */
+bool proto_account_valid(const char *s);
 
 /* Make jansson wipe every block it frees, so that its copies of a request
  * (the parser's buffer, string values, json_dumps() output) do not keep an

@@ -157,6 +157,21 @@ attack "(g) datagram of MSG_MAX+1 bytes" "unreadable message" \
 # the record and then refuse to replay it).
 attack "(i) MSG_SUBMIT whose reason is not UTF-8" "submit reason is not valid UTF-8" \
   "TEXT P$(msg 1 "$(str crashdump)$(u32 4)626164ff$(str x)$(u32 1)")"
+# (j) token enroll without a key but with key bytes, (k) with an account
+# name the real session never sends: both end the session before anything
+# is checked or recorded about tokens.
+MSG_TOKEN_ENROLL=11
+attack "(j) MSG_TOKEN_ENROLL with has_key 0 and key bytes" "token enroll without a key carried key bytes" \
+  "TEXT M$(msg $MSG_TOKEN_ENROLL "$(str dg-bob)$(str "")$(u32 0)00112233445566778899aabbccddeeff")"
+attack "(k) MSG_TOKEN_ENROLL for an account name with a newline" "malformed token enroll" \
+  "TEXT M$(msg $MSG_TOKEN_ENROLL "$(str "dg-bob
+x")$(str "")$(u32 0)00000000000000000000000000000000")"
+# twin: the same message with a valid account is served (refused as not
+# an admin, an answer, no violation)
+nl=$(violations_logged)
+out=$(printf '%s\n' "TEXT M$(msg $MSG_TOKEN_ENROLL "$(str dg-bob)$(str "")$(u32 0)00000000000000000000000000000000")" | relay dg-mallory)
+like "$out" '^R ' "twin: a well-formed token enroll from a non-admin is answered"
+is "$(violations_logged)" "$nl" "twin: and is no violation"
 gate_stop
 # (gate_start's readiness probe speaks the real protocol, not the relay's)
 "$T/bin/dumpgated" --config "$CONF" --foreground 2>>"$T/gated.log" &

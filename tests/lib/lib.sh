@@ -14,12 +14,13 @@ _tap_failed=0
 _cleanups=()
 
 ok() { # ok EXIT-STATUS DESCRIPTION   (cmd; ok $? "what it proves")
-  local rc=$1; shift
+  local rc=$1 d; shift
+  d=$*; d=${d//$'\n'/\\n} # one TAP line, whatever the description holds
   _tap_n=$((_tap_n + 1))
   if [ "$rc" -eq 0 ]; then
-    echo "ok $_tap_n - $*"
+    echo "ok $_tap_n - $d"
   else
-    echo "not ok $_tap_n - $*"
+    echo "not ok $_tap_n - $d"
     _tap_failed=$((_tap_failed + 1))
   fi
   return 0

@@ -77,10 +77,12 @@ __attribute__((format(printf, 6, 7))) static void otp_refused(struct monitor *m,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	n = tokens_failure(&m->tokens, c->account);
+	/* the refusal record is what counts it (tokens_apply) */
+	n = tokens_failures(&m->tokens, c->account) + 1;
 	snprintf(full, sizeof(full), "%s (failed OTP %u of %u for account %s)", why, n, m->cfg->otp_max_failures,
 		 c->account);
 	requests_record_refusal(m, c, op, id, code, full, NULL);
+	n = tokens_failures(&m->tokens, c->account);
 	if (n >= m->cfg->otp_max_failures) {
 		char until[32];
 		format_time(time(NULL) + (time_t)m->cfg->otp_lockout, until);
@@ -252,8 +254,6 @@ void req_approve(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 			    ok.public_id, c->account);
 		return;
 	}
-	tokens_success(&m->tokens, c->account);
-
 	t = transfer_find(&m->table, id); /* records were written meanwhile */
 	p = t ? config_profile(m->cfg, t->profile) : NULL;
 	if (!t || t->state != TS_PENDING) {
@@ -568,7 +568,6 @@ void req_token_confirm(struct monitor *m, struct child *c, struct msgbuf *mb, in
 		child_error(m, c, "audit", "the audit log cannot be written; nothing was enrolled");
 		return;
 	}
-	tokens_success(&m->tokens, c->account);
 	log_info("token %s enrolled for %s by %s", ok.public_id, e->account, c->account);
 	json_t *res = json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "account", e->account, "public_id", ok.public_id,
 				"state", "active");

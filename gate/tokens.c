@@ -165,6 +165,46 @@ static int apply_locked(struct token_table *t, json_t *d)
 	return 0;
 }
 
+bool tokens_failure_code(const char *code)
+{
+	static const char *const codes[] = { "bad_otp", "unknown_token", "replayed", "not_token_owner" };
+
+	for (size_t i = 0; code && i < ELEMENTSOF(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The failure count follows the log: a refused OTP counts against the
+ * account that typed it, an approval or enrolment it completed resets it
+ * (as does a lock), so a restart knows how many tries are left. */
+static int apply_count(struct token_table *t, const char *event, json_t *record, json_t *d)
+{
+	const char *account = str_of(json_object_get(record, "actor"), "account");
+	struct account_lock *l;
+
+	if (!account)
+		return 0;
+	if (strcmp(event, "request_refused") == 0) {
+		const char *op = str_of(d, "op");
+		/* an OTP typed to approve or to enrol, not e.g. a revoke of
+		 * an unknown public id */
+		if (!tokens_failure_code(str_of(d, "code")) || !op ||
+		    (strcmp(op, "approve") != 0 && strcmp(op, "token_enroll") != 0))
+			return 0;
+		l = find_lock(t, account, true);
+		if (!l)
+			return -ENOMEM;
+		if (l->failures < UINT32_MAX)
+			l->failures++;
+		return 0;
+	}
+	l = find_lock(t, account, false);
+	if (l)
+		l->failures = 0;
+	return 0;
+}
+
 int tokens_apply(struct token_table *t, json_t *record)
 {
 	const char *event = str_of(record, "event"), *ts = str_of(record, "time");
@@ -173,14 +213,19 @@ int tokens_apply(struct token_table *t, json_t *record)
 
 	if (!event)
 		return -EBADMSG;
+	bool counts = strcmp(event, "request_refused") == 0 || strcmp(event, "approval") == 0;
 	bool ours = strcmp(event, "token_enrolled") == 0 || strcmp(event, "token_revoked") == 0 ||
 		    strcmp(event, "otp_spent") == 0 || strcmp(event, "account_locked") == 0;
+	if (counts)
+		return apply_count(t, event, record, d);
 	if (!ours)
 		return 0;
 	if (!ts || parse_time(ts, &when) < 0 || !json_is_object(d))
 		return -EBADMSG;
-	if (strcmp(event, "token_enrolled") == 0)
-		return apply_enrolled(t, d, when);
+	if (strcmp(event, "token_enrolled") == 0) {
+		int r = apply_enrolled(t, d, when);
+		return r < 0 ? r : apply_count(t, event, record, d);
+	}
 	if (strcmp(event, "token_revoked") == 0)
 		return apply_revoked(t, d, when);
 	if (strcmp(event, "otp_spent") == 0)
@@ -214,22 +259,14 @@ bool tokens_locked(const struct token_table *t, const char *account, time_t now,
 	return true;
 }
 
-unsigned tokens_failure(struct token_table *t, const char *account)
+unsigned tokens_failures(const struct token_table *t, const char *account)
 {
-	struct account_lock *l = find_lock(t, account, true);
+	const struct account_lock *l = find_lock(t, account, false);
 
-	if (!l)
-		return UINT32_MAX; /* out of memory: count it as too many */
-	return ++l->failures;
+	return l ? l->failures : 0;
 }
 
-void tokens_success(struct token_table *t, const char *account)
-{
-	struct account_lock *l = find_lock(t, account, false);
 
-	if (l)
-		l->failures = 0;
-}
 
 json_t *tokens_to_json(const struct token_table *t, const char *account)
 {

@@ -10,6 +10,8 @@
  *                                                     high-water mark
  *   account_locked [account, until, failures]         the account may not
  *                                                     use OTPs until then
+ *   request_refused (failed-OTP codes), approval      the account's count
+ *                                                     of failures in a row
  * The high-water mark belongs to the device (its public id), not to one
  * enrolment: it survives restart, revocation and re-enrolment.
  *
@@ -18,7 +20,7 @@
  * mode 0400, root), read by tokens_key_read() for one validation only;
  * the caller wipes the buffer right after (explicit_bzero).
  *
- * Failed OTP attempts are counted per account in memory; reaching the
+ * Failed OTP attempts are counted per account from the log; reaching the
  * configured number produces an account_locked record (the caller writes
  * it).  Nothing here logs or writes the audit log.
  */
@@ -76,12 +78,14 @@ const struct token *tokens_active(const struct token_table *t, const char *publi
 bool tokens_mark(const struct token_table *t, const char *public_id, uint16_t *ret_counter, uint8_t *ret_use);
 
 /* Lockout.  tokens_locked: true while account is locked at now (until in
- * *ret_until).  tokens_failure: count one failed attempt, return the count
- * in a row.  tokens_success: a valid OTP of the account's own token
- * resets the count. */
+ * *ret_until).  tokens_failures: the failed OTPs the account typed in a
+ * row, counted from the log (request_refused records of op approve or
+ * token_enroll whose code tokens_failure_code() names, by that actor; an approval or token
+ * enrolment the account completed, or a lock, starts it again). */
 bool tokens_locked(const struct token_table *t, const char *account, time_t now, time_t *ret_until);
-unsigned tokens_failure(struct token_table *t, const char *account);
-void tokens_success(struct token_table *t, const char *account);
+unsigned tokens_failures(const struct token_table *t, const char *account);
+/* The request_refused codes that are failed OTPs. */
+bool tokens_failure_code(const char *code);
 
 /* JSON array for `token list`: every enrolment (account == NULL) or one
  * account's.  Never a secret. */

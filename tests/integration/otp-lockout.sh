@@ -6,7 +6,8 @@
 # OTP approves and the count starts again.  The lockout belongs to the
 # account that typed, never to the token: dg-mallory typing bad OTPs that
 # carry bob's public id locks dg-mallory (also across a gate restart),
-# and dg-bob approves right after.
+# and dg-bob approves right after.  The count of failures in a row is
+# rebuilt from the log: two failures, a restart, a third locks.
 . "$DG_SRC/tests/lib/lib.sh"
 
 EXTRA_LIMITS="otp_max_failures = 3
@@ -89,5 +90,18 @@ ok $? "dg-bob approves right after with a fresh OTP: his account was never locke
 is "$out" "approved: $m (1 of 1 persons)" "approve says approved"
 is "$(audit_json | jq -r 'select(.event == "account_locked") | .details.account' | paste -sd ' ')" "dg-bob dg-mallory" \
   "in all, dg-bob was locked once (his own bad OTPs) and dg-mallory once"
+
+# ---- the count of failures in a row survives a restart (it is rebuilt
+# from the log): two before, the third after locks dg-carol
+k=$(pending_transfer dg-alice logs) || bail "no pending transfer"
+for i in 1 2; do
+  approve_refused bad_otp "dg-carol's bad OTP $i before a restart" dg-carol "$k" "$(otp_flip "$(otp carol)")"
+done
+unlike "$OUT" "locked" "two failures do not lock dg-carol"
+gate_stop
+gate_start || bail "dumpgated did not start again"
+approve_refused bad_otp "dg-carol's bad OTP 3 after the restart" dg-carol "$k" "$(otp_flip "$(otp carol)")"
+like "$OUT" "failed OTP 3 of 3 for account dg-carol" "the restart kept the count (3 of 3)"
+like "$OUT" "account dg-carol is now locked" "and the third failure locks dg-carol"
 
 done_testing

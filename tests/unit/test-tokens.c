@@ -50,6 +50,33 @@ static int apply(struct token_table *t, const char *event, const char *details)
 	return apply_at(t, event, "2026-11-28T16:15:20Z", details);
 }
 
+/* A record by ACTOR (the account that made the request). */
+static int apply_by(struct token_table *t, const char *event, const char *actor, const char *details)
+{
+	char buf[1024];
+	json_error_t err;
+	json_t *r;
+	int k;
+
+	snprintf(buf, sizeof(buf),
+		 "{\"seq\":8,\"time\":\"2026-11-28T16:15:21Z\",\"event\":\"%s\",\"transfer\":null,"
+		 "\"actor\":{\"account\":\"%s\",\"uid\":1002,\"person\":\"%s\"},\"details\":%s}",
+		 event, actor, actor, details);
+	r = json_loads(buf, 0, &err);
+	k = r ? tokens_apply(t, r) : -EINVAL;
+	json_decref(r);
+	return k;
+}
+
+/* ACCOUNT's request OP was refused with CODE. */
+static int failed(struct token_table *t, const char *account, const char *op, const char *code)
+{
+	char d[256];
+
+	snprintf(d, sizeof(d), "{\"op\":\"%s\",\"code\":\"%s\",\"error\":\"x\"}", op, code);
+	return apply_by(t, "request_refused", account, d);
+}
+
 static int enrol(struct token_table *t, const char *pid, const char *account)
 {
 	char d[256];
@@ -181,13 +208,23 @@ static void test_locks(void)
 	time_t until = 0, at;
 
 	ok(!tokens_locked(&t, "dg-bob", time(NULL), NULL), "nobody is locked at first");
-	ok(tokens_failure(&t, "dg-bob") == 1 && tokens_failure(&t, "dg-bob") == 2, "failures count 1, 2");
-	ok(tokens_failure(&t, "dg-carol") == 1, "each account counts on its own");
-	tokens_success(&t, "dg-bob");
-	ok(tokens_failure(&t, "dg-bob") == 1, "a success resets the count");
-	tokens_success(&t, "dg-dave");
-	ok(tokens_failure(&t, "dg-dave") == 1, "a success of an account without failures is harmless");
-	ok(tokens_failure(&t, "dg-bob") == 2 && tokens_failure(&t, "dg-bob") == 3, "bob: 2, 3");
+	ok(failed(&t, "dg-bob", "approve", "bad_otp") == 0 && tokens_failures(&t, "dg-bob") == 1 &&
+		   failed(&t, "dg-bob", "approve", "replayed") == 0 && tokens_failures(&t, "dg-bob") == 2,
+	   "refused OTPs count 1, 2 from the log");
+	ok(failed(&t, "dg-carol", "token_enroll", "unknown_token") == 0 && tokens_failures(&t, "dg-carol") == 1 &&
+		   tokens_failures(&t, "dg-bob") == 2,
+	   "each account counts on its own (enrolment OTPs too)");
+	ok(failed(&t, "dg-bob", "approve", "self_approval") == 0 &&
+		   failed(&t, "dg-bob", "token_revoke", "unknown_token") == 0 && tokens_failures(&t, "dg-bob") == 2,
+	   "refusals that are not failed OTPs do not count (policy; a revoke of an unknown id)");
+	ok(apply_by(&t, "approval", "dg-bob", "{}") == 0 && tokens_failures(&t, "dg-bob") == 0,
+	   "an approval by the account resets its count");
+	ok(failed(&t, "dg-dave", "approve", "not_token_owner") == 0 && tokens_failures(&t, "dg-dave") == 1 &&
+		   apply_by(&t, "approval", "dg-erin", "{}") == 0 && tokens_failures(&t, "dg-dave") == 1,
+	   "another account's approval does not reset it");
+	ok(failed(&t, "dg-bob", "approve", "bad_otp") == 0 && failed(&t, "dg-bob", "approve", "bad_otp") == 0 &&
+		   failed(&t, "dg-bob", "approve", "bad_otp") == 0 && tokens_failures(&t, "dg-bob") == 3,
+	   "bob: 3");
 	ok(!tokens_locked(&t, "dg-bob", time(NULL), NULL), "counting alone does not lock (the record does)");
 
 	ok(parse_time("2026-11-28T16:20:00Z", &at) == 0, "setup: a time");
@@ -197,8 +234,9 @@ static void test_locks(void)
 	ok(!tokens_locked(&t, "dg-bob", at, NULL) && !tokens_locked(&t, "dg-bob", at + 100, NULL),
 	   "not locked at until and after");
 	ok(!tokens_locked(&t, "dg-carol", at - 1, NULL), "another account is not locked");
-	ok(tokens_failure(&t, "dg-bob") == 1, "the lock reset bob's count");
-	ok(tokens_failure(&t, "dg-carol") == 2, "carol's count goes on");
+	ok(tokens_failures(&t, "dg-bob") == 0, "the lock reset bob's count");
+	ok(failed(&t, "dg-carol", "approve", "bad_otp") == 0 && tokens_failures(&t, "dg-carol") == 2,
+	   "carol's count goes on");
 	ok(apply(&t, "account_locked", "{\"account\":\"dg-carol\",\"until\":\"2026-11-28T16:20:00Z\",\"failures\":0}") ==
 		   -EBADMSG &&
 		   apply(&t, "account_locked", "{\"account\":\"dg-carol\",\"until\":\"soon\",\"failures\":3}") == -EBADMSG &&

@@ -16,21 +16,11 @@ enroll dg-bob bob >/dev/null || bail "cannot enrol bob's key"
 id=$(pending_transfer dg-alice logs) || bail "no pending transfer"
 sha=$(tfield "$id" sha256)
 
-# tty_approve USER ID LINE: run `dumpgate approve ID` as USER on a pty and
-# type LINE once the prompt shows (type-ahead is discarded by design).
-# Sets OUT (what the terminal showed) and RC.
+# tty_approve USER ID LINE: `dumpgate approve ID` as USER on a terminal,
+# LINE typed once the prompt shows (tty_dg in lib.sh).
 tty_approve() {
-  local fifo=$T/tty.in out=$T/tty.out i
-  rm -f "$fifo"; mkfifo -m 600 "$fifo"
-  : > "$out"
-  as "$1" env SHELL=/bin/sh script -qec "$T/bin/dumpgate approve $2" /dev/null < "$fifo" > "$out" 2>&1 &
-  local pid=$!
-  exec 7> "$fifo"
-  for i in $(seq 1 100); do grep -q "YubiKey" "$out" && break; sleep 0.1; done
-  printf '%s\n' "$3" >&7 2>/dev/null
-  exec 7>&-
-  wait "$pid"; RC=$?
-  OUT=$(tr -d '\r' < "$out")
+  TTY_TYPE=(YubiKey "$3"$'\n')
+  tty_dg "$1" approve "$2"
 }
 
 # refuses twin: no terminal and no --otp-stdin

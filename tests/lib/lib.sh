@@ -183,6 +183,65 @@ mkfile() {
 # the session children of our gate
 session_pids() { pgrep -P "$GATE_PID" 2>/dev/null; }
 
+# ---- the CLI on a terminal (script(1) gives it one; CI has none)
+
+# named_below PID NAME: the pid of a process NAME among the descendants of PID
+named_below() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && { echo "$p"; return 0; }
+    named_below "$p" "$2" && return 0
+  done
+  return 1
+}
+# tty_echo_off PID: the terminal on standard input of PID has echo off
+tty_echo_off() { stty -F "$(readlink "/proc/$1/fd/0")" -a 2>/dev/null | grep -qE '(^| )-echo( |$)'; }
+
+# tty_dg USER ARGS...: `dumpgate ARGS` as USER on a terminal.  TTY_TYPE
+# lists PATTERN TEXT pairs: once the terminal showed PATTERN (as many times
+# as it stands in the pairs so far), TEXT is typed as it is (add $'\n');
+# an empty PATTERN waits until echo is off instead (standard input shows no
+# prompt).  Typing earlier would be discarded (TCSAFLUSH) or echoed.
+# TTY_HOOK, if set, runs with dumpgate's pid before the first TEXT;
+# TTY_WRAP is a shell command with %s for dumpgate's.  Sets OUT (what the
+# terminal showed, without CRs) and RC.
+tty_dg() {
+  local u=$1 fifo=$T/tty.in out=$T/tty.out cmd pid dpid pat n i k w hooked=
+  shift
+  cmd="$T/bin/dumpgate $*"
+  [ -n "${TTY_WRAP:-}" ] && cmd=${TTY_WRAP//%s/$cmd}
+  rm -f "$fifo"; mkfifo -m 600 "$fifo"
+  : > "$out"
+  as "$u" env SHELL=/bin/sh script -qec "$cmd" /dev/null < "$fifo" > "$out" 2>&1 &
+  pid=$!
+  exec {w}> "$fifo"
+  for ((k = 0; k < ${#TTY_TYPE[@]}; k += 2)); do
+    pat=${TTY_TYPE[k]} n=0
+    for ((i = 0; i <= k; i += 2)); do [ "${TTY_TYPE[i]}" = "$pat" ] && n=$((n + 1)); done
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      if [ -n "$pat" ]; then
+        [ "$(grep -c -- "$pat" "$out")" -ge "$n" ] && break
+      else
+        dpid=$(named_below "$pid" dumpgate) && tty_echo_off "$dpid" && break
+      fi
+      sleep 0.1
+    done
+    if [ -z "$hooked" ] && [ -n "${TTY_HOOK:-}" ]; then
+      hooked=1
+      "$TTY_HOOK" "$(named_below "$pid" dumpgate)"
+    fi
+    printf '%s' "${TTY_TYPE[k + 1]}" >&"$w" 2>/dev/null
+  done
+  # Nothing more to type: end of input once it is done (or hangs).
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  exec {w}>&-
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid"; RC=$?
+  OUT=$(tr -d '\r' < "$out")
+}
+
 # ---- tokens (software YubiKeys, real Yubico OTPs via libyubikey)
 
 # softkey_new NAME [PUBLIC-ID]: a software YubiKey in $T/keys/NAME.state

@@ -94,7 +94,8 @@ static const char usage_text[] =
 	"                        " VERIFY_DEFAULT_KEY "); needs no gate\n"
 	"\n"
 	"ID is the 32-character transfer id or a unique prefix of it (6+ characters).\n"
-	"An OTP or an AES key is never taken from the command line.\n"
+	"An OTP or an AES key is never taken from the command line; long options\n"
+	"must be given in full.\n"
 	"\n"
 	"Options:\n"
 	"  --socket PATH         the gate's socket (default: $DUMPGATE_SOCKET, else\n"
@@ -151,6 +152,57 @@ static int opt_error(int c, char **argv, const char *usage)
 	return usage_error(usage, "unrecognized option '%s'", e);
 }
 
+/* getopt_long() takes any unambiguous prefix of a long option: "--otp"
+ * would be "--otp-stdin" and "--aes-key" "--aes-key-file".  No option
+ * takes an OTP or a key, and none may seem to: the index of the first
+ * argument getopt_long() would take as a long option whose name is not
+ * exactly one in lo, or 0.  Arguments after "--" are operands, and with
+ * in_order ("+" getopt) so is everything after the first operand. */
+static int inexact_long_option(int argc, char **argv, bool in_order, const struct option *lo)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t n;
+		int k = -1;
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (a[0] != '-' || a[1] == '\0') {
+			if (in_order)
+				break;
+			continue;
+		}
+		if (a[1] != '-')
+			continue; /* short options: none takes a value */
+		n = strcspn(a + 2, "=");
+		for (int j = 0; lo[j].name && k < 0; j++)
+			if (strlen(lo[j].name) == n && strncmp(lo[j].name, a + 2, n) == 0)
+				k = j;
+		if (k < 0)
+			return i;
+		if (lo[k].has_arg == required_argument && a[2 + n] != '=')
+			i++; /* its value may look like an option */
+	}
+	return 0;
+}
+
+/* getopt_long() for every command, with optind 0 at the start: before the
+ * first option is taken, a long option that is not named exactly is
+ * reported as unknown ('?' with optind past it, for opt_error(), which
+ * names it only up to '='). */
+static int next_option(int argc, char **argv, const char *shortopts, const struct option *lo)
+{
+	if (optind == 0) {
+		int bad = inexact_long_option(argc, argv, shortopts[0] == '+', lo);
+		if (bad > 0) {
+			optind = bad + 1;
+			optopt = 0;
+			return '?';
+		}
+	}
+	return getopt_long(argc, argv, shortopts, lo, NULL);
+}
+
 static bool id_shape(const char *s)
 {
 	return strlen(s) == PROTO_MAX_ID && is_hex(s, PROTO_MAX_ID);
@@ -172,7 +224,7 @@ static int simple_options(int argc, char **argv, const char *usage, bool *ret_js
 					    { NULL, 0, NULL, 0 } };
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":h", ret_json ? lo : lo + 1, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", ret_json ? lo : lo + 1)) != -1) {
 		switch (c) {
 		case 'j':
 			*ret_json = true;
@@ -295,9 +347,9 @@ static int resolve_id(const char *sockpath, const char *arg, const char *usage, 
 	else
 		client_errorf("no transfer with an id starting with %s", want);
 	return 1;
-bad:;
-	_cleanup_free_ char *e = client_escape(arg, 64);
-	return usage_error(usage, "bad transfer id '%s' (32 hex characters, or a unique prefix of 6 or more)", e);
+bad:
+	/* Not repeated: it may be an OTP typed too early. */
+	return usage_error(usage, "ID is not a transfer id (32 hex characters, or a unique prefix of 6 or more)");
 }
 
 /* ---- submit */
@@ -317,7 +369,7 @@ static int cmd_submit(const char *sockpath, int argc, char **argv)
 	json_t *end = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 'p':
 			profile = optarg;
@@ -450,7 +502,7 @@ static int cmd_list(const char *sockpath, int argc, char **argv)
 	json_t *arr = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 's':
 			state = optarg;
@@ -657,7 +709,7 @@ static int cmd_wait(const char *sockpath, int argc, char **argv)
 	json_t *end = NULL, *st, *fin;
 	int c, rc, code = -1;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_uint(optarg, PROTO_MAX_WAIT, &timeout) < 0) {
@@ -778,7 +830,7 @@ static int cmd_approve(const char *sockpath, int argc, char **argv)
 	json_int_t have, need;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 's':
 			sha_arg = optarg;
@@ -799,10 +851,8 @@ static int cmd_approve(const char *sockpath, int argc, char **argv)
 	 * name its hash. */
 	if (otp_stdin && !sha_arg)
 		return usage_error(usage_approve, "approve --otp-stdin needs --sha256 HEX");
-	if (sha_arg && (!arg_lower(sha_arg, PROTO_SHA256_HEX, sha) || !sha256_shape(sha))) {
-		_cleanup_free_ char *e = client_escape(sha_arg, 80);
-		return usage_error(usage_approve, "bad --sha256 '%s' (64 hex characters)", e);
-	}
+	if (sha_arg && (!arg_lower(sha_arg, PROTO_SHA256_HEX, sha) || !sha256_shape(sha)))
+		return usage_error(usage_approve, "--sha256 is not a SHA-256 (64 hex characters)");
 	rc = resolve_id(sockpath, argv[optind], usage_approve, id);
 	if (rc)
 		return rc;
@@ -875,7 +925,7 @@ static int cmd_deny(const char *sockpath, int argc, char **argv)
 	char id[33];
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 'r':
 			reason = optarg;
@@ -1072,7 +1122,7 @@ static int cmd_audit(const char *sockpath, int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 'j':
 			if (strcmp(sub, "show") == 0) {
@@ -1123,14 +1173,15 @@ static void req_wipe_key(struct proto_req *r)
 	r->has_key = false;
 }
 
-/* A public id argument, lower-cased (caps lock) and checked; exit code 2
- * after saying why, or 0. */
-static int public_id_arg(const char *arg, const char *usage, char ret[static PROTO_PUBLIC_ID_LEN + 1])
+/* A public id argument (named what in an error), lower-cased (caps lock)
+ * and checked; exit code 2 after saying why, or 0.  The argument is not
+ * repeated: it may be an OTP. */
+static int public_id_arg(const char *arg, const char *what, const char *usage,
+			 char ret[static PROTO_PUBLIC_ID_LEN + 1])
 {
 	if (arg_lower(arg, PROTO_PUBLIC_ID_LEN, ret) && proto_public_id_valid(ret))
 		return 0;
-	_cleanup_free_ char *e = client_escape(arg, 64);
-	return usage_error(usage, "bad public id '%s' (12 modhex characters: cbdefghijklnrtuv)", e);
+	return usage_error(usage, "%s is not a public id (12 modhex characters: cbdefghijklnrtuv)", what);
 }
 
 /* The public id in an answer: a valid one, or NULL when there is none
@@ -1204,7 +1255,7 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 	json_t *end = NULL;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 'u':
 			user = optarg;
@@ -1232,7 +1283,7 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 	if (key_file && strcmp(key_file, "-") == 0 && otp_stdin)
 		return usage_error(usage_token, "--aes-key-file - and --otp-stdin cannot both read standard input");
 	if (pid_arg) {
-		rc = public_id_arg(pid_arg, usage_token, pid_buf);
+		rc = public_id_arg(pid_arg, "--public-id", usage_token, pid_buf);
 		if (rc)
 			return rc;
 		req.public_id = pid_buf;
@@ -1345,7 +1396,7 @@ static int token_revoke(const char *sockpath, int argc, char **argv)
 		return rc;
 	if (argc - optind != 1)
 		return usage_error(usage_token, "token revoke needs exactly one PUBLIC-ID");
-	rc = public_id_arg(argv[optind], usage_token, pid);
+	rc = public_id_arg(argv[optind], "PUBLIC-ID", usage_token, pid);
 	if (rc)
 		return rc;
 	struct proto_req req = { .op = OP_TOKEN_REVOKE, .public_id = pid };
@@ -1388,7 +1439,7 @@ static int cmd_verify_release(const char *sockpath, int argc, char **argv)
 	char why[512];
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, ":h", lo)) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -1423,48 +1474,6 @@ static const struct {
 	{ "token", cmd_token },	    { "verify-release", cmd_verify_release },
 };
 
-/* getopt_long() takes any unambiguous prefix of a long option: "--otp"
- * would be "--otp-stdin" and "--aes-key" "--aes-key-file".  No option takes
- * an OTP or a key, and none may seem to: only the exact names of the
- * options some command has pass (the command then checks its own).  An
- * error names the option only up to '=', never a value. */
-static int exact_long_names(int argc, char **argv)
-{
-	static const struct {
-		const char *name;
-		bool takes_value;
-	} known[] = {
-		{ "aes-key-file", true }, { "help", false },   { "json", false },  { "key", true },
-		{ "otp-stdin", false },   { "profile", true }, { "public-id", true }, { "reason", true },
-		{ "sha256", true },       { "socket", true },  { "state", true },  { "timeout", true },
-		{ "user", true },         { "version", false },
-	};
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		size_t n;
-		int k = -1;
-
-		if (strcmp(a, "--") == 0)
-			break;
-		if (strncmp(a, "--", 2) != 0)
-			continue;
-		n = strcspn(a + 2, "=");
-		for (size_t j = 0; j < ELEMENTSOF(known); j++)
-			if (strlen(known[j].name) == n && strncmp(known[j].name, a + 2, n) == 0)
-				k = (int)j;
-		if (k < 0) {
-			char name[48];
-			snprintf(name, sizeof(name), "%.*s", (int)(n < 40 ? n : 40), a + 2);
-			_cleanup_free_ char *e = client_escape(name, sizeof(name));
-			return usage_error(usage_short, "unrecognized option '--%s'", e);
-		}
-		if (known[k].takes_value && a[2 + n] != '=')
-			i++; /* its value may look like an option */
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "socket", required_argument, NULL, 's' },
@@ -1481,12 +1490,9 @@ int main(int argc, char **argv)
 	/* A gate that goes away must give us EPIPE to report, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	rc = exact_long_names(argc, argv);
-	if (rc != 0)
-		return rc;
-	rc = -1;
+	optind = 0; /* next_option() checks the names first */
 
-	while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+	while ((c = next_option(argc, argv, "+:h", lo)) != -1) {
 		switch (c) {
 		case 's':
 			sockpath = optarg;

@@ -8,9 +8,11 @@
 # transfer of hers (not an approver there: not_approver), dg-dave with his
 # own token on a logs transfer (an approver elsewhere, not of logs; he
 # does not even see the transfer: not_found), dg-bob twice on a 2-person profile (same_person), a stale
-# --sha256 (hash_mismatch).  CLI: an OTP in argv (`--otp X`) and
-# `--otp-stdin` without `--sha256` are usage errors (exit 2) that send
-# nothing; no option takes the OTP.  Accepted: dg-bob and dg-carol
+# --sha256 (hash_mismatch).  CLI: an OTP in argv (`--otp X`, also after
+# `dumpgate --`), an abbreviated option and `--otp-stdin` without
+# `--sha256` are usage errors (exit 2) that send nothing; no option takes
+# the OTP; an OTP typed as ID, sha256 or public id is not repeated.
+# Accepted: dg-bob and dg-carol
 # approve a crashdump transfer (2 persons): approved, then released; on
 # "selfish" bob and carol approve where alice could not.
 . "$DG_SRC/tests/lib/lib.sh"
@@ -68,6 +70,23 @@ is "$?" 2 "approve ID --otp-stdin=OTP is a usage error (exit 2)"
 out=$(dg dg-carol approve "$c" --otp-stdin <<<"$o" 2>&1)
 is "$?" 2 "approve --otp-stdin without --sha256 is a usage error (exit 2)"
 like "$out" "--sha256" "the message names --sha256"
+out=$(dg dg-carol -- approve "$c" --otp "$o" --sha256 "$sha" </dev/null 2>&1)
+is "$?" 2 "dumpgate -- approve ID --otp OTP is a usage error too (each command checks its own names)"
+like "$out" "unrecognized option '--otp'" "it names --otp"
+unlike "$out" "$o" "and does not repeat the OTP"
+out=$(dg dg-carol approve "$c" --sha "$sha" --otp-stdin <<<"$o" 2>&1)
+is "$?" 2 "approve --sha (a prefix of --sha256) is a usage error"
+out=$(dg dg-carol approve "$o" --sha256 "$sha" --otp-stdin </dev/null 2>&1)
+is "$?" 2 "an OTP typed where the ID belongs is a usage error"
+like "$out" "ID is not a transfer id" "the message says the ID is not one"
+unlike "$out" "${o:0:12}" "and does not repeat it"
+out=$(dg dg-carol approve "$c" --sha256 "$o" --otp-stdin </dev/null 2>&1)
+is "$?" 2 "an OTP typed where the sha256 belongs is a usage error"
+unlike "$out" "${o:0:12}" "the message does not repeat it"
+out=$(dg dg-admin token revoke "$o" 2>&1)
+is "$?" 2 "an OTP typed where the public id belongs is a usage error"
+like "$out" "PUBLIC-ID is not a public id" "the message says the PUBLIC-ID is not one"
+unlike "$out" "${o:0:12}" "and does not repeat it"
 help=$(dg dg-carol approve --help 2>&1)
 is "$(grep -oiE -- '--[a-z0-9-]*otp[a-z0-9-]*' <<<"$help" | sort -u | paste -sd ' ')" "--otp-stdin" \
   "approve --help names no OTP option but --otp-stdin"

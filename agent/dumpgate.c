@@ -10,7 +10,11 @@
  * Secrets: an OTP and a token's AES key never come from argv (the
  * terminal, standard input or a key file; agent/client.c reads them) and
  * are wiped after use; a generated AES key is written once with write(2),
- * so that no stdio buffer keeps it.
+ * so that no stdio buffer keeps it.  The process is not dumpable and has a
+ * core size limit of 0 from the start of main().  An argument that is not
+ * what it should be is not repeated in the error when it may be a secret
+ * typed in the wrong place (a transfer id, a sha256, a public id, an
+ * option after its name).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1480,11 +1486,19 @@ int main(int argc, char **argv)
 					    { "help", no_argument, NULL, 'h' },
 					    { "version", no_argument, NULL, 'V' },
 					    { NULL, 0, NULL, 0 } };
+	const struct rlimit no_core = { 0, 0 };
 	const char *sockpath = NULL;
-	int c, rc = -1;
+	int c, rc = -1, protect;
 
+	/* First of all, as it holds OTPs and AES keys: no core dump, and no
+	 * other process of the user may ptrace it or read its memory. */
+	protect = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0 ? -errno : 0;
 	if (ensure_std_fds() < 0)
 		return 1;
+	if (protect < 0) {
+		client_errorf("cannot make the process undumpable: %s", strerror(-protect));
+		return 1;
+	}
 	/* jansson's copies of an OTP or a key are wiped when freed. */
 	proto_wipe_json_frees();
 	/* A gate that goes away must give us EPIPE to report, not kill us. */

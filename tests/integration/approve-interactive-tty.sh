@@ -34,10 +34,23 @@ like "$out" "--otp-stdin" "and names --otp-stdin"
 is "$(audit_since "$before" '.event == "otp_spent"' | grep -c .)" 0 "no OTP was read or spent"
 is "$(tfield "$id" state)" pending "the transfer still waits"
 
-# refuses twin: an empty line at the prompt
-tty_approve dg-bob "$id" ""
+# refuses twin: an empty line at the prompt.  Meanwhile dumpgate, which
+# is about to hold an OTP, is not dumpable: another process of dg-bob
+# cannot read its environment (nor its memory, nor ptrace it), where
+# dg-bob's script(1) above it is readable; its core size limit is 0.
+at_prompt() {
+  local parent
+  parent=$(awk '/^PPid:/ { print $2 }' "/proc/$1/status")
+  ENV_RC=$(as dg-bob cat "/proc/$1/environ" >/dev/null 2>&1; echo $?)
+  PARENT_ENV_RC=$(as dg-bob cat "/proc/$parent/environ" >/dev/null 2>&1; echo $?)
+  CORE_LIMIT=$(awk '/^Max core file size/ { print $5, $6 }' "/proc/$1/limits")
+}
+TTY_HOOK=at_prompt tty_approve dg-bob "$id" ""
 ok $([ "$RC" != 0 ]; echo $?) "an empty line approves nothing (exit $RC)"
 is "$(tfield "$id" state)" pending "the transfer still waits"
+ok $([ "$ENV_RC" != 0 ]; echo $?) "dg-bob cannot read /proc/PID/environ of dumpgate at the prompt (not dumpable)"
+is "$PARENT_ENV_RC" 0 "but can read that of script(1), his dumpable process above it"
+is "$CORE_LIMIT" "0 0" "dumpgate's core file size limit is 0 (soft and hard)"
 
 # accepts: the OTP typed at the prompt
 o=$(otp bob)

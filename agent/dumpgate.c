@@ -820,6 +820,25 @@ static json_int_t member_count(json_t *o, const char *key, json_int_t max)
 	return json_integer_value(v);
 }
 
+/* Whether the transfer o (from fetch_transfer()) can be approved naming
+ * sha (NULL: the one shown): 0, or exit code 1 after saying why not. */
+static int approvable(json_t *o, const char *id, const char *sha)
+{
+	json_t *state = json_object_get(o, "state");
+
+	if (!json_is_string(state) || strcmp(json_string_value(state), "pending") != 0) {
+		_cleanup_free_ char *e = client_value_text(NULL, state, 32);
+		client_errorf("transfer %s is %s, not waiting for approval; no OTP was asked for", id, e);
+		return 1;
+	}
+	if (sha && strcmp(sha, json_string_value(json_object_get(o, "sha256"))) != 0) {
+		client_errorf("transfer %s has another sha256 than the one given with --sha256; no OTP was asked for",
+			      id);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_approve(const char *sockpath, int argc, char **argv)
 {
 	static const struct option lo[] = { { "sha256", required_argument, NULL, 's' },
@@ -884,9 +903,14 @@ static int cmd_approve(const char *sockpath, int argc, char **argv)
 			json_decref(o);
 			return protocol_error("the transfer from the gate has no valid sha256");
 		}
+		/* The gate spends an OTP before it refuses: ask for none when
+		 * the refusal is known already. */
+		rc = approvable(o, id, sha_arg ? sha : NULL);
 		if (!sha_arg)
 			memcpy(sha, shown, sizeof(sha));
 		json_decref(o);
+		if (rc)
+			return rc;
 		if (fflush(stdout) != 0) {
 			client_errorf("writing to standard output: %m");
 			return 1;

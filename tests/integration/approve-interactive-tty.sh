@@ -71,4 +71,19 @@ tty_approve dg-bob "$id2" "$o"
 is "$RC" 1 "the replayed OTP typed at the prompt is refused"
 like "$OUT" "already used" "as already used"
 is "$(tfield "$id2" state)" pending "the second transfer still waits"
+
+# refuses: a --sha256 that is not the transfer's, or a transfer that is
+# not pending: said after showing it, before the prompt; no OTP spent
+before=$(audit_seq)
+TTY_TYPE=()
+tty_dg dg-bob approve "$id2" --sha256 "$(printf '%064d' 0)"
+is "$RC" 1 "a stale --sha256 is refused on the terminal (exit 1)"
+like "$OUT" "another sha256 than the one given with --sha256" "the message says the sha256 differs"
+unlike "$OUT" "YubiKey" "no OTP was asked for"
+tty_dg dg-bob approve "$id"
+is "$RC" 1 "approving a transfer that was approved already is refused on the terminal (exit 1)"
+like "$OUT" "is (approved|releasing|released), not waiting for approval" "the message names its state"
+unlike "$OUT" "YubiKey" "no OTP was asked for"
+is "$(audit_since "$before" '.event == "otp_spent" or .event == "request_refused"' | grep -c .)" 0 \
+  "nothing reached the gate: no OTP spent, no refusal"
 done_testing

@@ -41,6 +41,7 @@
 #include "util.h"
 
 #define DEFAULT_WAIT 3600
+#define OTP_TOKEN_MODHEX 32 /* modhex characters of an OTP after its public id */
 
 static const char usage_submit[] = "usage: dumpgate [--socket PATH] submit --profile NAME --reason TEXT (FILE | -)\n";
 static const char usage_list[] = "usage: dumpgate [--socket PATH] list [--state STATE] [--json]\n";
@@ -849,7 +850,7 @@ static int cmd_approve(const char *sockpath, int argc, char **argv)
 	_cleanup_(client_accum_free) struct client_accum a = { 0 };
 	_cleanup_close_ int tty = -1;
 	char id[33], sha[PROTO_SHA256_HEX + 1] = "", prompt[96];
-	const char *sha_arg = NULL, *state;
+	const char *sha_arg = NULL, *state, *answer_id;
 	bool otp_stdin = false;
 	json_t *end = NULL;
 	json_int_t have, need;
@@ -928,8 +929,13 @@ static int cmd_approve(const char *sockpath, int argc, char **argv)
 	if (rc)
 		return rc;
 	state = json_string_value(json_object_get(end, "state"));
+	answer_id = json_string_value(json_object_get(end, "id"));
 	have = member_count(end, "approvals", INT32_MAX);
 	need = member_count(end, "required", INT32_MAX);
+	if (!answer_id || strcmp(answer_id, id) != 0) {
+		json_decref(end);
+		return protocol_error("the gate's answer to approve is about another transfer");
+	}
 	if (!state || have < 0 || need < 0 ||
 	    (strcmp(state, "approved") != 0 && strcmp(state, "pending") != 0)) {
 		json_decref(end);
@@ -1230,9 +1236,24 @@ static const char *answer_public_id(json_t *end, bool *ret_bad)
 	return NULL;
 }
 
-/* Answer of token_enroll: show the public id and, when the gate generated
- * it, the AES key (once, with write(2): no stdio buffer keeps a copy). */
-static int enroll_show_key(json_t *end, bool key_given)
+/* Whether an answer of the token enrolment is about the one asked for:
+ * for account user and, unless pid is "" (the proof OTP tells it), the
+ * public id pid. */
+static bool enrolment_matches(json_t *end, const char *user, const char *pid)
+{
+	const char *acc = json_string_value(json_object_get(end, "account"));
+	bool bad = false;
+	const char *apid = answer_public_id(end, &bad);
+
+	return acc && strcmp(acc, user) == 0 && !bad && (!*pid || (apid && strcmp(apid, pid) == 0));
+}
+
+/* Answer of token_enroll for user (and pid_arg, NULL when not given):
+ * show the public id and, when the gate generated it, the AES key (once,
+ * with write(2): no stdio buffer keeps a copy).  ret_pid: the public id
+ * the enrolment is for, "" when the proof OTP will tell it. */
+static int enroll_show_key(json_t *end, bool key_given, const char *user, const char *pid_arg,
+			   char ret_pid[static PROTO_PUBLIC_ID_LEN + 1])
 {
 	json_t *k = json_object_get(end, "aes_key");
 	bool bad = false;
@@ -1244,6 +1265,9 @@ static int enroll_show_key(json_t *end, bool key_given)
 		k = NULL;
 	if (bad || (k && (key_given || !is_hex(json_string_value(k), 2 * PROTO_AES_KEY_SIZE))))
 		return protocol_error("the gate's answer to token enroll has no valid public id or AES key");
+	if (!enrolment_matches(end, user, pid_arg ? pid_arg : ""))
+		return protocol_error("the gate's answer to token enroll is about another account or public id");
+	snprintf(ret_pid, PROTO_PUBLIC_ID_LEN + 1, "%s", pid ? pid : "");
 	if (!k) {
 		if (pid)
 			printf("public id: %s\n", pid);
@@ -1280,7 +1304,7 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 	_cleanup_(req_wipe_key) struct proto_req req = { .op = OP_TOKEN_ENROLL };
 	_cleanup_close_ int tty = -1, sock = -1;
 	const char *user = NULL, *pid_arg = NULL, *key_file = NULL, *pid;
-	char pid_buf[PROTO_PUBLIC_ID_LEN + 1], prompt[128];
+	char pid_buf[PROTO_PUBLIC_ID_LEN + 1], prompt[128], expect_pid[PROTO_PUBLIC_ID_LEN + 1] = "";
 	bool otp_stdin = false, bad = false;
 	json_t *end = NULL;
 	int c, rc;
@@ -1343,7 +1367,7 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 	req_wipe_key(&req);
 	if (rc)
 		return rc;
-	rc = enroll_show_key(end, key_given);
+	rc = enroll_show_key(end, key_given, user, req.public_id, expect_pid);
 	json_decref(end); /* jansson wipes the generated key (proto.h) */
 	if (rc)
 		return rc;
@@ -1357,6 +1381,9 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 	rc = client_read_otp(otp_stdin ? -1 : tty, prompt, otp);
 	if (rc)
 		return rc;
+	/* A Yubico OTP starts with its token's public id. */
+	if (!*expect_pid && strlen(otp) == PROTO_PUBLIC_ID_LEN + OTP_TOKEN_MODHEX)
+		memcpy(expect_pid, otp, PROTO_PUBLIC_ID_LEN);
 
 	struct proto_req confirm = { .op = OP_TOKEN_CONFIRM, .otp = otp };
 	rc = client_call(sock, &confirm, NULL, &end);
@@ -1368,6 +1395,10 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 	if (!pid || !json_is_string(acc)) {
 		json_decref(end);
 		return protocol_error("the gate's answer to token confirm has no valid public id or account");
+	}
+	if (!enrolment_matches(end, user, expect_pid)) {
+		json_decref(end);
+		return protocol_error("the gate confirmed another account or public id than the one being enrolled");
 	}
 	_cleanup_free_ char *eacc = client_value_text(NULL, acc, PROTO_MAX_ACCOUNT);
 	printf("enrolled: %s for %s\n", pid, eacc);

@@ -738,18 +738,96 @@ void client_print_table(json_t *arr, const char *const *head, size_t ncols, unsi
 	free(w);
 }
 
-/* ---- reading secrets: an OTP line, an AES key file */
+/* ---- reading secrets: an OTP line, an AES key */
 
-/* The signal that arrived while an OTP was read from the terminal with
- * echo off.  File-level only because a signal handler reaches nothing
- * else; the handler just records it, the reader restores the terminal and
- * then lets the signal take its course. */
-static volatile sig_atomic_t otp_signal;
-static const int otp_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+/* While a secret is read from a terminal with echo off, every signal that
+ * would end or stop the process is caught (readpassphrase(3)): the reader
+ * restores the terminal, puts the old disposition back and raises the
+ * signal again.  After a stop (SIGTSTP, SIGTTIN, SIGTTOU) the process goes
+ * on when continued: echo off again, the prompt again, the line read anew.
+ * Not caught: signals that are ignored (they stay ignored, SIGPIPE among
+ * them), faults of the process itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGTRAP, SIGABRT, SIGSYS), and SIGKILL and SIGSTOP, which cannot be.
+ * Real-time signals are caught too.
+ *
+ * File-level only because a signal handler reaches nothing else: the
+ * handler records which signals came, the reader does the rest. */
+static const int tty_signals[] = {
+	SIGHUP,	 SIGINT,  SIGQUIT, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF,
+	SIGXCPU, SIGXFSZ, SIGPIPE, SIGIO,   SIGTSTP, SIGTTIN, SIGTTOU,
+#ifdef SIGPWR
+	SIGPWR,
+#endif
+#ifdef SIGSTKFLT
+	SIGSTKFLT,
+#endif
+};
+static volatile sig_atomic_t tty_caught[NSIG], tty_any;
 
-static void otp_on_signal(int sig)
+static void tty_on_signal(int sig)
 {
-	otp_signal = sig;
+	if (sig > 0 && sig < NSIG)
+		tty_caught[sig] = 1;
+	tty_any = 1;
+}
+
+static bool tty_catches(int sig)
+{
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		return true;
+	for (size_t i = 0; i < ELEMENTSOF(tty_signals); i++)
+		if (tty_signals[i] == sig)
+			return true;
+	return false;
+}
+
+/* The dispositions tty_catch() replaced, for tty_release(). */
+struct tty_saved {
+	struct sigaction old[NSIG];
+	bool installed[NSIG];
+};
+
+/* No SA_RESTART: a signal ends a blocked read() or tcsetattr() with EINTR. */
+static void tty_catch(struct tty_saved *s)
+{
+	struct sigaction sa = { .sa_handler = tty_on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	tty_any = 0;
+	for (int sig = 1; sig < NSIG; sig++) {
+		tty_caught[sig] = 0;
+		s->installed[sig] = false;
+		if (tty_catches(sig) && sigaction(sig, NULL, &s->old[sig]) == 0 &&
+		    s->old[sig].sa_handler != SIG_IGN)
+			s->installed[sig] = sigaction(sig, &sa, NULL) == 0;
+	}
+}
+
+static void tty_release(struct tty_saved *s)
+{
+	for (int sig = 1; sig < NSIG; sig++)
+		if (s->installed[sig])
+			(void)sigaction(sig, &s->old[sig], NULL);
+}
+
+/* Raise again, with their old dispositions back, the signals caught while
+ * the terminal was quiet; a terminating one with its default action does
+ * not return.  True when they were all stops: the process stopped and has
+ * been continued. */
+static bool tty_raise_caught(void)
+{
+	bool only_stops = true;
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (!tty_caught[sig])
+			continue;
+		tty_caught[sig] = 0;
+		if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+			only_stops = false;
+		raise(sig);
+	}
+	tty_any = 0;
+	return only_stops;
 }
 
 void client_wipe_otp(char (*p)[CLIENT_OTP_LINE + 1])
@@ -769,8 +847,8 @@ int client_tty_open(int *ret_fd)
 
 /* One line of at most CLIENT_OTP_LINE bytes, read a byte at a time so that
  * nothing after the newline is consumed and no stdio buffer keeps a copy.
- * EOF ends the line too.  -EMSGSIZE when it is longer; -EINTR when one of
- * otp_signals arrived. */
+ * EOF ends the line too.  -EMSGSIZE when it is longer; -EINTR when a
+ * caught signal arrived (tty_catch()). */
 static int read_line(int fd, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_len)
 {
 	size_t n = 0;
@@ -779,11 +857,13 @@ static int read_line(int fd, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_l
 		char c = 0;
 		ssize_t k;
 
-		if (otp_signal)
+		/* A signal between this test and read() is seen at the next
+		 * one, or when the line is complete: never lost. */
+		if (tty_any)
 			return -EINTR;
 		k = read(fd, &c, 1);
 		if (k < 0 && errno == EINTR)
-			continue; /* the loop looks at otp_signal */
+			continue; /* the loop looks at tty_any */
 		if (k < 0)
 			return -errno;
 		if (k == 0 || c == '\n')
@@ -799,16 +879,47 @@ static int read_line(int fd, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_l
 	return 0;
 }
 
-/* Prompt on the terminal, read a line with echo off.  The terminal's
- * settings are restored on every path; a terminating signal restores them
- * first and is raised again once its old disposition is back. */
-static int read_tty_line(int tty, const char *prompt, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_len,
-			 const char **ret_why)
+/* write_full() for the terminal: it must not retry for ever when writing
+ * from the background raises SIGTTOU (TOSTOP). */
+static int tty_write(int tty, const char *s)
 {
-	struct sigaction sa = { .sa_handler = otp_on_signal }, saved[ELEMENTSOF(otp_signals)];
-	bool installed[ELEMENTSOF(otp_signals)] = { false };
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t k = write(tty, s, n);
+		if (k < 0 && errno == EINTR && !tty_any)
+			continue;
+		if (k < 0)
+			return -errno;
+		s += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Put the terminal's settings back.  SIGTTOU is blocked meanwhile, so that
+ * this works from the background too (the shell may have moved us there
+ * while echo was off). */
+static void tty_restore(int tty, int when, const struct termios *old)
+{
+	sigset_t ttou, saved;
+
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &saved);
+	while (tcsetattr(tty, when, old) < 0 && errno == EINTR)
+		;
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+}
+
+/* One attempt of read_tty_line(), with the signals caught. */
+static int read_quiet(int tty, const char *prompt, const char *what, char buf[static CLIENT_OTP_LINE + 1],
+		      size_t *ret_len, const char **ret_why)
+{
+	/* With a prompt, what was typed before it is discarded (TCSAFLUSH);
+	 * without one (a secret on standard input) nothing is. */
+	int when = prompt ? TCSAFLUSH : TCSANOW, rc;
 	struct termios old, quiet;
-	int rc, sig;
 
 	if (tcgetattr(tty, &old) < 0) {
 		*ret_why = "cannot read the terminal's settings";
@@ -816,41 +927,72 @@ static int read_tty_line(int tty, const char *prompt, char buf[static CLIENT_OTP
 	}
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-
-	/* No SA_RESTART: a signal ends the read() with EINTR.  A signal that
-	 * was ignored stays ignored. */
-	sigemptyset(&sa.sa_mask);
-	otp_signal = 0;
-	for (size_t i = 0; i < ELEMENTSOF(otp_signals); i++)
-		if (sigaction(otp_signals[i], NULL, &saved[i]) == 0 && saved[i].sa_handler != SIG_IGN)
-			installed[i] = sigaction(otp_signals[i], &sa, NULL) == 0;
-
-	/* TCSAFLUSH: what was typed before the prompt is discarded. */
-	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+	if (tcsetattr(tty, when, &quiet) < 0) {
 		rc = -errno;
-		*ret_why = "cannot turn off the terminal's echo";
-	} else {
-		rc = write_full(tty, prompt, strlen(prompt));
-		if (rc < 0)
-			*ret_why = "writing the prompt to the terminal";
-		else if ((rc = read_line(tty, buf, ret_len)) < 0 && rc != -EINTR && rc != -EMSGSIZE)
-			*ret_why = "reading the OTP from the terminal";
-		(void)write_full(tty, "\n", 1); /* the Enter was not echoed */
-		(void)tcsetattr(tty, TCSAFLUSH, &old);
+		/* SIGTTOU in the background: nothing was changed. */
+		*ret_why = tty_any ? "interrupted" : "cannot turn off the terminal's echo";
+		return rc;
 	}
-	for (size_t i = 0; i < ELEMENTSOF(otp_signals); i++)
-		if (installed[i])
-			(void)sigaction(otp_signals[i], &saved[i], NULL);
-
-	sig = otp_signal;
-	otp_signal = 0;
-	if (sig) {
-		explicit_bzero(buf, CLIENT_OTP_LINE + 1); /* raise() may not return */
-		raise(sig);
-		*ret_why = "interrupted";
-		return -EINTR;
-	}
+	rc = prompt ? tty_write(tty, prompt) : 0;
+	if (rc < 0)
+		*ret_why = "writing the prompt to the terminal";
+	else if ((rc = read_line(tty, buf, ret_len)) < 0 && rc != -EINTR && rc != -EMSGSIZE)
+		*ret_why = what;
+	if (prompt)
+		(void)tty_write(tty, "\n"); /* the Enter was not echoed */
+	tty_restore(tty, when, &old);
 	return rc;
+}
+
+/* Read a line from the terminal tty with echo off, after writing prompt
+ * there (NULL: no prompt).  The terminal's settings are restored on every
+ * path, and before a caught signal takes effect; what: what failed when
+ * reading fails. */
+static int read_tty_line(int tty, const char *prompt, const char *what, char buf[static CLIENT_OTP_LINE + 1],
+			 size_t *ret_len, const char **ret_why)
+{
+	struct tty_saved s;
+	int rc;
+
+	for (;;) {
+		tty_catch(&s);
+		rc = read_quiet(tty, prompt, what, buf, ret_len, ret_why);
+		tty_release(&s);
+		if (!tty_any)
+			return rc;
+		/* raise() may not return; after a stop the line starts anew. */
+		explicit_bzero(buf, CLIENT_OTP_LINE + 1);
+		if (!tty_raise_caught()) {
+			*ret_why = "interrupted";
+			return -EINTR;
+		}
+	}
+}
+
+/* Say why reading a secret's line failed (rc < 0): why, or too_long for
+ * -EMSGSIZE.  Returns exit code 1. */
+static int read_failed(int rc, const char *why, const char *too_long)
+{
+	if (rc == -EMSGSIZE)
+		client_errorf("%s", too_long);
+	else if (rc == -EINTR)
+		client_errorf("%s", why);
+	else
+		client_errorf("%s: %s", why, strerror(-rc));
+	return 1;
+}
+
+/* The bytes from a to b with surrounding whitespace cut off. */
+static void trim(const char *s, size_t n, size_t *ret_a, size_t *ret_b)
+{
+	size_t a, b;
+
+	for (a = 0; a < n && strchr(" \t\r\n\v\f", s[a]) && s[a]; a++)
+		;
+	for (b = n; b > a && strchr(" \t\r\n\v\f", s[b - 1]) && s[b - 1]; b--)
+		;
+	*ret_a = a;
+	*ret_b = b;
 }
 
 int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE + 1])
@@ -861,25 +1003,24 @@ int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE
 	int rc;
 
 	if (tty >= 0)
-		rc = read_tty_line(tty, prompt, line, &n, &why);
+		rc = read_tty_line(tty, prompt, "reading the OTP from the terminal", line, &n, &why);
+	else if (isatty(STDIN_FILENO))
+		rc = read_tty_line(STDIN_FILENO, NULL, why, line, &n, &why);
 	else
 		rc = read_line(STDIN_FILENO, line, &n);
-	if (rc == -EMSGSIZE)
-		why = "the OTP line is too long";
-	if (rc < 0) {
-		if (rc == -EMSGSIZE || rc == -EINTR)
-			client_errorf("%s", why);
-		else
-			client_errorf("%s: %s", why, strerror(-rc));
-		return 1;
-	}
+	if (rc < 0)
+		return read_failed(rc, why, "the OTP line is too long");
+	/* Cut short at a NUL, or turned into a usage error by the UTF-8
+	 * check, such a line would not say what is wrong with it. */
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == '\0' || (unsigned char)line[i] >= 0x80) {
+			client_errorf("the OTP line holds a NUL byte or a non-ASCII character; an OTP is modhex");
+			return 1;
+		}
 
 	/* Surrounding whitespace goes; a key typing with caps lock on sends
 	 * upper case, and modhex is lower case.  The gate checks the rest. */
-	for (a = 0; a < n && strchr(" \t\r\n\v\f", line[a]); a++)
-		;
-	for (b = n; b > a && strchr(" \t\r\n\v\f", line[b - 1]); b--)
-		;
+	trim(line, n, &a, &b);
 	if (a == b) {
 		client_errorf("%s", tty >= 0 ? "no OTP was entered" : "no OTP on standard input");
 		return 1;

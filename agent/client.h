@@ -121,12 +121,16 @@ void client_print_table(json_t *arr, const char *const *head, size_t ncols, unsi
 /* The controlling terminal, O_RDWR | O_CLOEXEC | O_NOCTTY; -errno (ENXIO:
  * there is none).  Does not print. */
 int client_tty_open(int *ret_fd);
-/* One OTP: with tty >= 0, prompt there and read a line with echo off (the
- * terminal's settings are restored on every path, and before SIGINT,
- * SIGTERM, SIGHUP or SIGQUIT take effect); with tty -1, one line of
- * standard input and no prompt.  A line over CLIENT_OTP_LINE bytes is an
- * error.  Surrounding whitespace is trimmed and A-Z lower-cased; an empty
- * result or one over PROTO_MAX_OTP is an error.  ret: NUL-terminated. */
+/* One OTP: with tty >= 0, prompt there and read a line with echo off;
+ * with tty -1, one line of standard input and no prompt, with echo off
+ * when standard input is a terminal.  While echo is off every signal that
+ * would end or stop the process is caught: the terminal's settings are
+ * restored first, then the signal takes its course; after a stop, echo
+ * goes off again and the line is read anew (as readpassphrase(3) does).
+ * A line over CLIENT_OTP_LINE bytes, or with a NUL byte or a non-ASCII
+ * byte in it, is an error.  Surrounding whitespace is trimmed and A-Z
+ * lower-cased; an empty result or one over PROTO_MAX_OTP is an error.
+ * ret: NUL-terminated. */
 int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE + 1]);
 /* Cleanup for the caller's OTP buffer. */
 void client_wipe_otp(char (*p)[CLIENT_OTP_LINE + 1]);

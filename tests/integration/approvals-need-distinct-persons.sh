@@ -11,8 +11,9 @@
 # --sha256 (hash_mismatch).  CLI: an OTP in argv (`--otp X`, also after
 # `dumpgate --`), an abbreviated option and `--otp-stdin` without
 # `--sha256` are usage errors (exit 2) that send nothing; no option takes
-# the OTP; an OTP typed as ID, sha256 or public id is not repeated.
-# Accepted: dg-bob and dg-carol
+# the OTP; an OTP typed as ID, sha256 or public id is not repeated; an
+# OTP line with a NUL or a non-ASCII byte is an error (exit 1) that sends
+# nothing.  Accepted: dg-bob and dg-carol
 # approve a crashdump transfer (2 persons): approved, then released; on
 # "selfish" bob and carol approve where alice could not.
 . "$DG_SRC/tests/lib/lib.sh"
@@ -87,6 +88,12 @@ out=$(dg dg-admin token revoke "$o" 2>&1)
 is "$?" 2 "an OTP typed where the public id belongs is a usage error"
 like "$out" "PUBLIC-ID is not a public id" "the message says the PUBLIC-ID is not one"
 unlike "$out" "${o:0:12}" "and does not repeat it"
+out=$(printf '%s\0x\n' "$o" | dg dg-carol approve "$c" --sha256 "$sha" --otp-stdin 2>&1)
+is "$?" 1 "an OTP line with a NUL byte is refused (exit 1), not cut short at it"
+like "$out" "NUL byte or a non-ASCII character" "the message says why"
+out=$(printf '%s\303\251\n' "${o:0:40}" | dg dg-carol approve "$c" --sha256 "$sha" --otp-stdin 2>&1)
+is "$?" 1 "an OTP line with a non-ASCII character is refused (exit 1)"
+like "$out" "NUL byte or a non-ASCII character" "the message says why"
 help=$(dg dg-carol approve --help 2>&1)
 is "$(grep -oiE -- '--[a-z0-9-]*otp[a-z0-9-]*' <<<"$help" | sort -u | paste -sd ' ')" "--otp-stdin" \
   "approve --help names no OTP option but --otp-stdin"

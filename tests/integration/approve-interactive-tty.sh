@@ -4,7 +4,11 @@
 # then reads the OTP from the terminal with echo off, and sends the sha256
 # it printed.  Refuses twins: no terminal and no --otp-stdin is an error
 # that spends nothing; an empty line approves nothing; a replayed OTP
-# typed at the prompt is refused.
+# typed at the prompt is refused; a stale --sha256 or a transfer that is
+# not pending is refused before the prompt.  Echo comes back on every
+# path: SIGUSR1 at the prompt, Ctrl-Z (and after fg it goes off again).
+# --otp-stdin on a terminal reads with echo off.  While dumpgate waits it
+# is not dumpable.
 source "$DG_SRC/tests/lib/lib.sh"
 trap '' PIPE # a client that ended early must not kill the test at the fifo
 require_root
@@ -22,6 +26,9 @@ tty_approve() {
   TTY_TYPE=(YubiKey "$3"$'\n')
   tty_dg "$1" approve "$2"
 }
+# The stty line of the terminal after dumpgate (in TTY_WRAP): "STTY: echo"
+# or "STTY: -echo".
+stty_after='stty -a | grep -oE " -?echo " | sed s/^/STTY:/'
 
 # refuses twin: no terminal and no --otp-stdin
 before=$(audit_seq)
@@ -86,4 +93,32 @@ like "$OUT" "is (approved|releasing|released), not waiting for approval" "the me
 unlike "$OUT" "YubiKey" "no OTP was asked for"
 is "$(audit_since "$before" '.event == "otp_spent" or .event == "request_refused"' | grep -c .)" 0 \
   "nothing reached the gate: no OTP spent, no refusal"
+
+# refuses: a signal at the prompt that is not SIGINT/SIGTERM/SIGHUP/SIGQUIT
+# (SIGUSR1) still ends dumpgate with the terminal's echo back on
+at_prompt_usr1() { kill -USR1 "$1"; sleep 0.5; }
+TTY_WRAP="bash -c '%s; echo exit \$?; $stty_after'" TTY_HOOK=at_prompt_usr1 tty_approve dg-bob "$id2" ""
+like "$OUT" "exit 138" "SIGUSR1 at the prompt ends dumpgate by that signal"
+like "$OUT" "STTY: echo " "and the terminal echoes again"
+is "$(tfield "$id2" state)" pending "the transfer still waits"
+
+# accepts: Ctrl-Z at the prompt stops dumpgate with echo on; after fg it
+# turns echo off, prompts again and the OTP typed then approves
+o=$(otp bob)
+TTY_TYPE=(YubiKey $'\032' YubiKey "$o"$'\n')
+TTY_WRAP="bash -c 'set -m; %s; $stty_after; fg'" tty_dg dg-bob approve "$id2"
+like "$OUT" "Stopped" "Ctrl-Z at the prompt stops dumpgate"
+like "$OUT" "STTY: echo " "while it is stopped the terminal echoes"
+is "$(grep -c "Touch your YubiKey" <<<"$OUT")" 2 "after fg it prompts again"
+is "$RC" 0 "and the OTP typed then approves"
+unlike "$OUT" "$o" "the OTP was not echoed"
+is "$(tfield "$id2" state | sed 's/releasing\|released/approved/')" approved "the transfer is approved"
+
+# accepts: --otp-stdin when standard input is a terminal reads with echo off
+id3=$(pending_transfer dg-alice logs) || bail "no third pending transfer"
+o=$(otp bob)
+TTY_TYPE=("" "$o"$'\n')
+tty_dg dg-bob approve "$id3" --sha256 "$(tfield "$id3" sha256)" --otp-stdin
+is "$RC" 0 "approve --otp-stdin with the OTP typed at a terminal"
+unlike "$OUT" "$o" "the OTP was not echoed"
 done_testing

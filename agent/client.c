@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -1035,42 +1036,110 @@ int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE
 	return 0;
 }
 
-int client_read_key_file(const char *path, uint8_t ret_key[static PROTO_AES_KEY_SIZE])
+/* The AES key from one line typed on the terminal tty, echo off. */
+static int read_key_tty(int tty, char buf[static CLIENT_OTP_LINE + 1], size_t *ret_len)
 {
-	/* 32 hex characters and an optional newline: one byte more than that
-	 * tells that the file holds more. */
-	char buf[2 * PROTO_AES_KEY_SIZE + 3];
-	bool from_stdin = strcmp(path, "-") == 0;
-	const char *what = from_stdin ? "standard input" : "the AES key file";
-	_cleanup_close_ int own = -1;
-	size_t got = 0;
+	const char *why = "reading the AES key from the terminal";
+	size_t n = 0, a, b;
 	int rc;
 
-	if (!from_stdin) {
-		/* The name is not repeated: a key given where a file name
+	rc = read_tty_line(tty, "AES key (32 hex characters): ", why, buf, &n, &why);
+	if (rc < 0)
+		return read_failed(rc, why, "the AES key line is too long");
+	trim(buf, n, &a, &b);
+	memmove(buf, buf + a, b - a);
+	explicit_bzero(buf + (b - a), CLIENT_OTP_LINE + 1 - (b - a));
+	*ret_len = b - a;
+	return 0;
+}
+
+/* Open the AES key's file and say what it is: 0 with *ret_fd (-1 for
+ * standard input) and *ret_tty set when it is a terminal, else exit code 1
+ * after saying why.  A path must be a regular file: opened with
+ * O_NONBLOCK, a FIFO cannot make us wait for a writer that never comes. */
+static int open_key_file(const char *path, const char *what, int *ret_fd, bool *ret_tty)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	*ret_tty = false;
+	if (strcmp(path, "-") != 0) {
+		/* The name is never repeated: a key given where a file name
 		 * belongs must not end up on the terminal. */
-		own = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (own < 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
 			client_errorf("cannot open the AES key file: %m");
 			return 1;
 		}
 	}
-	rc = read_full(from_stdin ? STDIN_FILENO : own, buf, sizeof(buf) - 1, &got);
-	if (rc < 0) {
-		explicit_bzero(buf, sizeof(buf));
-		client_errorf("cannot read %s: %s", what, strerror(-rc));
+	if (fstat(fd >= 0 ? fd : STDIN_FILENO, &st) < 0) {
+		client_errorf("cannot use %s: %m", what);
 		return 1;
 	}
-	if (got == 2 * PROTO_AES_KEY_SIZE + 1 && buf[got - 1] == '\n')
-		got--;
+	if (fd < 0 && isatty(STDIN_FILENO)) {
+		*ret_tty = true;
+	} else if (fd >= 0 && !S_ISREG(st.st_mode)) {
+		client_errorf("the AES key file is not a regular file (use --aes-key-file - for a pipe or the terminal)");
+		return 1;
+	} else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+		client_errorf("standard input is not a file, a pipe or a terminal: no AES key on it");
+		return 1;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
+		client_errorf("warning: %s can be read by its group or by others (mode %04o); chmod go-rw it", what,
+			      (unsigned)(st.st_mode & 07777));
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+			client_errorf("cannot use %s: %m", what);
+			return 1;
+		}
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int client_read_key_file(const char *path, int tty, uint8_t ret_key[static PROTO_AES_KEY_SIZE])
+{
+	/* 32 hex characters and an optional newline from a file: one byte
+	 * more than that tells that it holds more.  A line from the
+	 * terminal. */
+	char buf[CLIENT_OTP_LINE + 1];
+	const char *what = strcmp(path, "-") == 0 ? "standard input" : "the AES key file";
+	_cleanup_close_ int fd = -1;
+	size_t got = 0;
+	bool is_tty = false;
+	int rc;
+
+	rc = open_key_file(path, what, &fd, &is_tty);
+	if (rc)
+		return rc;
+	if (is_tty) {
+		if (tty < 0) {
+			client_errorf("standard input is a terminal, but there is no terminal to type the AES key at");
+			return 1;
+		}
+		rc = read_key_tty(tty, buf, &got);
+		if (rc)
+			return rc;
+	} else {
+		rc = read_full(fd >= 0 ? fd : STDIN_FILENO, buf, 2 * PROTO_AES_KEY_SIZE + 2, &got);
+		if (rc < 0) {
+			explicit_bzero(buf, sizeof(buf));
+			client_errorf("cannot read %s: %s", what, strerror(-rc));
+			return 1;
+		}
+		if (got == 2 * PROTO_AES_KEY_SIZE + 1 && buf[got - 1] == '\n')
+			got--;
+	}
 	buf[got] = '\0';
 	/* hex_decode() takes upper case too. */
 	rc = got == 2 * PROTO_AES_KEY_SIZE ? hex_decode(buf, ret_key, PROTO_AES_KEY_SIZE) : -EINVAL;
 	explicit_bzero(buf, sizeof(buf));
-	if (rc < 0) {
+	if (rc < 0 && is_tty)
+		client_errorf("an AES key is %d hex characters", 2 * PROTO_AES_KEY_SIZE);
+	else if (rc < 0)
 		client_errorf("%s must hold the AES key as %d hex characters and at most a newline after them",
 			      what, 2 * PROTO_AES_KEY_SIZE);
-		return 1;
-	}
-	return 0;
+	return rc < 0 ? 1 : 0;
 }

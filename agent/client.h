@@ -134,7 +134,11 @@ int client_tty_open(int *ret_fd);
 int client_read_otp(int tty, const char *prompt, char ret[static CLIENT_OTP_LINE + 1]);
 /* Cleanup for the caller's OTP buffer. */
 void client_wipe_otp(char (*p)[CLIENT_OTP_LINE + 1]);
-/* A token's AES key from path ("-": standard input): exactly 32 hex
- * characters (either case) and at most a newline.  Read with one bounded
- * read; the buffer is wiped.  An error never repeats path. */
-int client_read_key_file(const char *path, uint8_t ret_key[static PROTO_AES_KEY_SIZE]);
+/* A token's AES key: exactly 32 hex characters (either case).  From path,
+ * which must be a regular file, with at most a newline after them; from
+ * standard input for "-", a regular file, a pipe or a socket, the same;
+ * or, when standard input is a terminal, one line typed at tty (borrowed;
+ * prompt "AES key (32 hex characters): ", echo off as for an OTP).  A
+ * warning when the file can be read by its group or others.  Read with
+ * one bounded read; the buffer is wiped.  An error never repeats path. */
+int client_read_key_file(const char *path, int tty, uint8_t ret_key[static PROTO_AES_KEY_SIZE]);

@@ -1351,7 +1351,7 @@ static int token_enroll(const char *sockpath, int argc, char **argv)
 		return 1;
 	}
 	if (key_file) {
-		rc = client_read_key_file(key_file, req.aes_key);
+		rc = client_read_key_file(key_file, tty, req.aes_key);
 		if (rc)
 			return rc;
 		req.has_key = true;

@@ -11,6 +11,9 @@
 # and auditors see every token, others their own; no key material in it,
 # in the audit log or in the gate's log.  Revoke: the key file goes, the
 # token's OTPs are refused (unknown_token), a second revoke is refused.
+# The AES key file must be a regular file (a FIFO is refused at once);
+# with "-" it comes from a pipe, or is typed at the terminal with echo
+# off; a key file others can read gives a warning.
 . "$DG_SRC/tests/lib/lib.sh"
 
 gate_init
@@ -42,6 +45,7 @@ out=$(enroll dg-carol w 2>&1)
 ok $? "dg-admin enrols softkey w for dg-carol with its key file"
 is "$(tail -n 1 <<<"$out")" "enrolled: $W for dg-carol" "enroll says so"
 unlike "$out" "AES key" "the key is not shown (the admin gave it)"
+unlike "$out" "warning" "no warning for a key file of mode 0600"
 is "$(stat -c '%a %U %s' "$TOK/$W")" "400 root 22" "its key file: mode 0400, root, 22 bytes"
 out=$(otp w | dg dg-admin token enroll --user dg-bob --public-id "$W" --aes-key-file "$T/keys/w.aes" --otp-stdin 2>&1)
 is "$?" 1 "enrolling the active public id again is refused"
@@ -117,5 +121,44 @@ is "$?" 1 "revoking it again is refused"
 like "$out" "no enrolled token has public id $G" "the message says it is not enrolled"
 out=$(approve dg-carol "$id2" w 2>&1)
 ok $? "dg-carol's token still approves"
+
+# ---- the AES key: a regular file, a pipe, or typed at the terminal
+mkfifo -m 666 "$T/key.fifo"
+out=$(timeout 10 "$T/bin/dumpgate" token enroll --user dg-dave --aes-key-file "$T/key.fifo" --otp-stdin </dev/null 2>&1)
+is "$?" 1 "a FIFO as the key file is refused at once (no writer is waited for)"
+like "$out" "the AES key file is not a regular file" "the message says it is not a regular file"
+out=$(timeout 10 "$T/bin/dumpgate" token enroll --user dg-dave --aes-key-file - --otp-stdin </dev/null 2>&1)
+is "$?" 2 "--aes-key-file - with --otp-stdin is still a usage error"
+
+# refuses (typed): a key of 31 characters, not echoed either; nothing enrolled
+K=$(softkey_new typed)
+key=$(cat "$T/keys/typed.aes")
+TTY_TYPE=("AES key" "${key:1}"$'\n')
+tty_dg dg-admin token enroll --user dg-dave --aes-key-file -
+is "$RC" 1 "a key of 31 hex characters typed at the terminal is refused"
+like "$OUT" "an AES key is 32 hex characters" "the message says what a key is"
+unlike "$OUT" "${key:1}" "the key typed was not echoed"
+unlike "$OUT" "YubiKey" "no OTP was asked for"
+# accepts: the key typed at the terminal with echo off, then the OTP
+TTY_TYPE=("AES key" "$key"$'\n' YubiKey "$(otp typed)"$'\n')
+tty_dg dg-admin token enroll --user dg-dave --aes-key-file -
+is "$RC" 0 "--aes-key-file - on a terminal: the key typed at the prompt enrols the token"
+like "$OUT" "AES key \\(32 hex characters\\): " "the prompt says what to type"
+unlike "$OUT" "$key" "the key typed was not echoed"
+like "$OUT" "enrolled: $K for dg-dave" "enroll says so"
+
+# accepts: from a pipe, with the OTP at the terminal; a warning when the
+# key file can be read by others (its name is not repeated)
+P=$(softkey_new piped)
+chmod 644 "$T/keys/piped.aes"
+TTY_TYPE=(YubiKey "$(otp piped)"$'\n')
+TTY_WRAP="cat $T/keys/piped.aes | %s" tty_dg dg-admin token enroll --user dg-alice2 --aes-key-file -
+is "$RC" 0 "--aes-key-file - from a pipe enrols the token"
+unlike "$OUT" "AES key" "no prompt for the key, and no key shown"
+like "$OUT" "enrolled: $P for dg-alice2" "enroll says so"
+out=$(otp piped | dg dg-admin token enroll --user dg-alice2 --aes-key-file "$T/keys/piped.aes" --otp-stdin 2>&1)
+like "$out" "warning: the AES key file can be read by its group or by others \\(mode 0644\\)" \
+  "a key file readable by others gives a warning"
+unlike "$out" "piped.aes" "which does not repeat its name"
 
 done_testing

@@ -43,6 +43,11 @@
 #define DEFAULT_WAIT 3600
 #define OTP_TOKEN_MODHEX 32 /* modhex characters of an OTP after its public id */
 
+/* An argument echoed in an error shows at most this much: an OTP typed
+ * where a command or a value goes shows no more than its public id, which
+ * is no secret. */
+#define ECHO_MAX 12
+
 static const char usage_submit[] = "usage: dumpgate [--socket PATH] submit --profile NAME --reason TEXT (FILE | -)\n";
 static const char usage_list[] = "usage: dumpgate [--socket PATH] list [--state STATE] [--json]\n";
 static const char usage_show[] = "usage: dumpgate [--socket PATH] show ID [--json]\n";
@@ -720,7 +725,7 @@ static int cmd_wait(const char *sockpath, int argc, char **argv)
 		switch (c) {
 		case 't':
 			if (parse_uint(optarg, PROTO_MAX_WAIT, &timeout) < 0) {
-				_cleanup_free_ char *e = client_escape(optarg, 32);
+				_cleanup_free_ char *e = client_escape(optarg, ECHO_MAX);
 				return usage_error(usage_wait, "bad timeout '%s' (0..%d seconds)", e,
 						   PROTO_MAX_WAIT);
 			}
@@ -1152,7 +1157,7 @@ static int cmd_audit(const char *sockpath, int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(sub, "show") != 0 && strcmp(sub, "verify") != 0) {
-		_cleanup_free_ char *e = client_escape(sub, 32);
+		_cleanup_free_ char *e = client_escape(sub, ECHO_MAX);
 		return usage_error(usage_audit, "unknown audit subcommand '%s'", e);
 	}
 	argc--;
@@ -1486,7 +1491,7 @@ static int cmd_token(const char *sockpath, int argc, char **argv)
 			optind = 0;
 			return subs[i].fn(sockpath, argc - 1, argv + 1);
 		}
-	_cleanup_free_ char *e = client_escape(argv[1], 32);
+	_cleanup_free_ char *e = client_escape(argv[1], ECHO_MAX);
 	return usage_error(usage_token, "unknown token subcommand '%s'", e);
 }
 
@@ -1595,7 +1600,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	if (rc < 0) {
-		_cleanup_free_ char *e = client_escape(argv[optind], 32);
+		_cleanup_free_ char *e = client_escape(argv[optind], ECHO_MAX);
 		return usage_error(usage_short, "unknown command '%s'", e);
 	}
 

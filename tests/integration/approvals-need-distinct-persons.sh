@@ -88,6 +88,10 @@ out=$(dg dg-admin token revoke "$o" 2>&1)
 is "$?" 2 "an OTP typed where the public id belongs is a usage error"
 like "$out" "PUBLIC-ID is not a public id" "the message says the PUBLIC-ID is not one"
 unlike "$out" "${o:0:12}" "and does not repeat it"
+out=$(dg dg-carol "$o" 2>&1)
+is "$?" 2 "an OTP typed where the command belongs is a usage error"
+like "$out" "unknown command '${o:0:12}\\.\\.\\.'" "the message shows no more than its public id"
+unlike "$out" "${o:12:8}" "and nothing of its secret part"
 out=$(printf '%s\0x\n' "$o" | dg dg-carol approve "$c" --sha256 "$sha" --otp-stdin 2>&1)
 is "$?" 1 "an OTP line with a NUL byte is refused (exit 1), not cut short at it"
 like "$out" "NUL byte or a non-ASCII character" "the message says why"

@@ -68,6 +68,8 @@ struct gate_config {
 	uint64_t quota_total;                 /* default 512G */
 	uint64_t upload_idle_timeout;         /* seconds, default 300 */
 	uint64_t session_idle_timeout;        /* seconds a connection may sit with no request, default 60 */
+	unsigned max_refusals_per_minute;     /* audited refusals of one account before it is
+	                                       * throttled for the rest of the minute, default 60 */
 	unsigned otp_max_failures;            /* failed OTP attempts before an account is locked, default 5 */
 	uint64_t otp_lockout;                 /* seconds an account stays locked, default 900 */
 	uint64_t scan_timeout;                /* seconds of wall clock per scan, default 300 */

@@ -433,6 +433,7 @@ int main(int argc, char **argv)
 	kaudit_close(m.kaudit);
 	transfer_table_free(&m.table);
 	tokens_free(&m.tokens);
+	free(m.meters);
 	EVP_PKEY_free(m.signkey);
 	config_free(m.cfg);
 	return rc;

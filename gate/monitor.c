@@ -545,6 +545,16 @@ static void accept_client(struct monitor *m)
 		refuse_client(fd, "the gate is at its connection limit (max_connections); try again later");
 		return;
 	}
+	time_t until;
+	if (requests_throttled(m, cred.uid, time(NULL), &until)) {
+		char text[200], when[32];
+		format_time(until, when);
+		snprintf(text, sizeof(text),
+			 "too many refused requests from your account (max_refusals_per_minute = %u); try again after %s",
+			 m->cfg->max_refusals_per_minute, when);
+		refuse_client(fd, text);
+		return;
+	}
 	if (connections_of(m, cred.uid) >= m->cfg->max_connections_per_account) {
 		char text[200];
 		log_warn("refusing uid %u: connection limit max_connections_per_account (%u) reached",

@@ -43,6 +43,14 @@ struct upload {
 	struct upload *next;
 };
 
+/* Audited refusals of one uid in the current minute (requests.c). */
+struct refusal_meter {
+	uid_t uid;
+	time_t window;         /* start of the minute being counted */
+	unsigned count;
+	time_t throttled_until;
+};
+
 struct monitor {
 	struct gate_config *cfg;   /* owned */
 	struct audit_log *audit;   /* owned */
@@ -63,6 +71,8 @@ struct monitor {
 	struct child *children;
 	unsigned n_children;
 	struct upload *uploads;
+	struct refusal_meter *meters;
+	size_t n_meters;
 	bool stopping;
 	time_t last_retention;
 };
@@ -77,3 +87,7 @@ int monitor_record(struct monitor *m, const char *event, const char *transfer,
 		   const struct audit_actor *actor, json_t *details);
 
 int monitor_run(struct monitor *m);
+
+/* requests.c: true while uid may not use the gate (too many refused
+ * requests this minute); *ret_until says until when. */
+bool requests_throttled(const struct monitor *m, uid_t uid, time_t now, time_t *ret_until);

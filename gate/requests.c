@@ -82,6 +82,67 @@ static void spool_usage(const struct monitor *m, const char *person, uint64_t *r
 	*ret_person = mine;
 }
 
+/* ---- refusals per account: every refused request is an audit record
+ * (fsync'd, mirrored to the kernel), so an account that makes the gate
+ * refuse more than max_refusals_per_minute requests is stopped for the
+ * rest of that minute: one account_throttled record, its sessions are
+ * ended at their next request and its connections refused.  Nothing it
+ * asks is served unrecorded; it is not served at all. */
+
+#define METER_WINDOW 60
+
+static struct refusal_meter *meter_of(struct monitor *m, uid_t uid, bool create)
+{
+	struct refusal_meter *v;
+
+	for (size_t i = 0; i < m->n_meters; i++)
+		if (m->meters[i].uid == uid)
+			return &m->meters[i];
+	if (!create)
+		return NULL;
+	v = reallocarray(m->meters, m->n_meters + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	m->meters = v;
+	v[m->n_meters] = (struct refusal_meter){ .uid = uid };
+	return &v[m->n_meters++];
+}
+
+bool requests_throttled(const struct monitor *m, uid_t uid, time_t now, time_t *ret_until)
+{
+	const struct refusal_meter *r = meter_of((struct monitor *)m, uid, false);
+
+	if (!r || now >= r->throttled_until)
+		return false;
+	if (ret_until)
+		*ret_until = r->throttled_until;
+	return true;
+}
+
+static void meter_refusal(struct monitor *m, struct child *c)
+{
+	time_t now = time(NULL);
+	struct refusal_meter *r = meter_of(m, c->uid, true);
+
+	if (!r || now < r->throttled_until)
+		return;
+	if (now - r->window >= METER_WINDOW) {
+		r->window = now;
+		r->count = 0;
+	}
+	if (++r->count < m->cfg->max_refusals_per_minute)
+		return;
+	char until[32];
+	r->throttled_until = r->window + METER_WINDOW;
+	format_time(r->throttled_until, until);
+	struct audit_actor a = child_actor(c);
+	json_t *d = json_pack("{s:s, s:i, s:s}", "account", c->account, "refusals", (int)r->count, "until", until);
+	monitor_record(m, "account_throttled", NULL, &a, d);
+	json_decref(d);
+	log_warn("account %s: %u refused requests within a minute (max_refusals_per_minute); its sessions end and its connections are refused until %s",
+		 c->account, r->count, until);
+}
+
 void requests_record_refusal(struct monitor *m, struct child *c, const char *op, const char *id,
 			     const char *code, const char *text, json_t *extra)
 {
@@ -93,6 +154,7 @@ void requests_record_refusal(struct monitor *m, struct child *c, const char *op,
 	json_object_set_new(d, "error", json_string(text));
 	monitor_record(m, "request_refused", id, &a, d);
 	json_decref(d);
+	meter_refusal(m, c);
 }
 
 bool requests_utf8(struct monitor *m, struct child *c, const char *text, const char *what)
@@ -717,6 +779,13 @@ void requests_dispatch(struct monitor *m, struct child *c, uint8_t *buf, size_t 
 	struct msgbuf mb;
 	uint32_t type;
 
+	if (requests_throttled(m, c->uid, time(NULL), NULL)) {
+		/* nothing of it is served (see meter_refusal) */
+		closep(&fd);
+		log_info("session %d (account %s): ended, the account is throttled", (int)c->pid, c->account);
+		child_drop(m, c);
+		return;
+	}
 	if (msg_open(&mb, buf, len, &type) < 0) {
 		closep(&fd);
 		child_violation(m, c, "malformed message header (%zu bytes)", len);

@@ -178,7 +178,7 @@ static bool no_state_event(const char *event)
 		"gate_started",   "torn_tail_quarantined", "protocol_violation",
 		"config_loaded",  "gate_stopped", "request_refused",
 		"token_enrolled", "token_revoked", "otp_spent", "account_locked",
-		"token_enrolment_started",
+		"token_enrolment_started", "account_throttled",
 	};
 
 	if (strncmp(event, "session_", strlen("session_")) == 0)

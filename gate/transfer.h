@@ -33,7 +33,8 @@
  *   released   [path, file, manifest_sha256]  releasing -> released
  *   torn_tail_quarantined, protocol_violation, request_refused,
  *   gate_stopped, config_loaded, token_enrolment_started, token_enrolled,
- *   token_revoked, otp_spent, account_locked  (no transfer state)
+ *   token_revoked, otp_spent, account_locked,
+ *   account_throttled                         (no transfer state)
  * An event this build does not know stops the gate at start (a newer log).
  */
 #pragma once

@@ -337,6 +337,12 @@ static int run(struct monitor *mp, int argc, char **argv)
 			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
 		return 1;
 	}
+	r = open_private_dir(mp->state_dirfd, "releasing", 0700, &mp->releasing_dirfd);
+	if (r < 0) {
+		log_err("%s/releasing: %s", mp->cfg->state_dir,
+			r == -EPERM ? "must be owned by root and not writable by group or others" : strerror(-r));
+		return 1;
+	}
 	/* Readable by the tool that carries releases to the debugging
 	 * network; written by the monitor only. */
 	r = open_private_dir(AT_FDCWD, mp->cfg->outbox_dir, 0755, &mp->outbox_dirfd);
@@ -419,7 +425,7 @@ int main(int argc, char **argv)
 {
 	struct monitor m = {
 		.state_dirfd = -1, .spool_dirfd = -1, .lock_fd = -1, .listen_fd = -1,
-		.tokens_dirfd = -1, .outbox_dirfd = -1,
+		.tokens_dirfd = -1, .outbox_dirfd = -1, .releasing_dirfd = -1,
 		.epoll_fd = -1, .signal_fd = -1, .timer_fd = -1, .job_fd = -1,
 	};
 	/* Before any open: a closed stderr must not become the audit log. */

@@ -191,6 +191,26 @@ int monitor_recover(struct monitor *m)
 		if (m->table.v[i]->purged)
 			spool_remove(m->spool_dirfd, m->table.v[i]->id);
 
+	/* A release marker outlives its release only when the gate stopped
+	 * between recording the end and removing it. */
+	{
+		int dfd = dup(m->releasing_dirfd);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *de;
+		if (!d) {
+			closep(&dfd);
+			log_err("cannot read %s/releasing: %s", m->cfg->state_dir, strerror(errno));
+			return -errno;
+		}
+		while ((de = readdir(d))) {
+			const struct transfer *t = transfer_find(&m->table, de->d_name);
+			if (de->d_name[0] == '.' || (t && t->state == TS_RELEASING))
+				continue;
+			(void)unlinkat(m->releasing_dirfd, de->d_name, 0);
+		}
+		closedir(d);
+	}
+
 	/* No token key outlives its token. */
 	unsigned swept = 0;
 	r = tokens_sweep(m->tokens_dirfd, &m->tokens, &swept);

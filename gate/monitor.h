@@ -59,6 +59,7 @@ struct monitor {
 	struct token_table tokens;
 	int state_dirfd, spool_dirfd, lock_fd;
 	int tokens_dirfd, outbox_dirfd;
+	int releasing_dirfd;           /* STATE/releasing: markers of renames under way */
 	EVP_PKEY *signkey;             /* the gate's Ed25519 release key */
 	char recorded_key_sha256[65];  /* its fingerprint in the last gate_started, "" if none */
 	struct release_job *release;   /* the release running, NULL if none */

@@ -504,11 +504,27 @@ int release_build(const struct release_input *in, char *why, size_t why_len)
 		goto fail;
 	}
 
+	/* Durably say "renaming now": after a crash, a marker with no
+	 * temporary directory left means the rename happened, even if the
+	 * release was carried away before the gate recorded it. */
+	if (in->marker_dirfd >= 0) {
+		int mfd = openat(in->marker_dirfd, in->id, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (mfd < 0 || fsync(mfd) < 0 || fsync(in->marker_dirfd) < 0) {
+			r = -errno;
+			if (mfd >= 0)
+				close(mfd);
+			say(why, why_len, "cannot write the release marker: %s", errstr(r));
+			goto fail;
+		}
+		close(mfd);
+	}
 	/* The one step that makes the release visible (I6). */
 	if (renameat2(dest_fd, tmp, dest_fd, in->id, RENAME_NOREPLACE) < 0) {
 		r = -errno;
 		say(why, why_len, "cannot move %s/%s to %s/%s: %s", dest, tmp, dest, in->id,
 		    r == -EEXIST ? "the release exists already" : errstr(r));
+		if (in->marker_dirfd >= 0)
+			(void)unlinkat(in->marker_dirfd, in->id, 0);
 		goto fail;
 	}
 	if (fsync(dest_fd) < 0) {
@@ -564,4 +580,27 @@ int release_manifest_digest(const struct release_input *in, char ret_hex[static 
 		return r;
 	sha256_hex(manifest, len, ret_hex);
 	return 0;
+}
+
+int release_renamed(int outbox_dirfd, int marker_dirfd, const char *destination, const char *id)
+{
+	_cleanup_close_ int dest_fd = -1;
+	char tmp[sizeof(RELEASE_TMP_PREFIX) + 33];
+	struct stat st;
+	int r;
+
+	r = release_finished(outbox_dirfd, destination, id);
+	if (r != 0 || marker_dirfd < 0)
+		return r;
+	if (fstatat(marker_dirfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = open_dest(outbox_dirfd, destination, false, &dest_fd);
+	if (r == -ENOENT)
+		return 1; /* renamed, and the whole destination moved away */
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), RELEASE_TMP_PREFIX "%s", id);
+	if (fstatat(dest_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0; /* the crash came before the rename */
+	return errno == ENOENT ? 1 : -errno;
 }

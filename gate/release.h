@@ -45,6 +45,10 @@ struct release_input {
 	json_t *manifest;          /* borrowed, not modified: an object with
 				    * everything but the keys release_build adds */
 	EVP_PKEY *key;             /* borrowed signing key */
+	int marker_dirfd;          /* borrowed, -1 for none: a directory in
+				    * which a file named <id> is made and
+				    * fsync'd just before the rename (see
+				    * release_renamed()) */
 };
 
 /* Build the release described by in.  On failure nothing of it is left in
@@ -62,6 +66,13 @@ struct release_input {
  * why (why_len bytes, may be 0) is always NUL-terminated when why_len > 0;
  * "" on success. */
 int release_build(const struct release_input *in, char *why, size_t why_len);
+
+/* For restart: did the rename of DEST/.tmp-<id> to DEST/<id> happen?
+ * 1 if DEST/<id> is there, or if the marker <id> is in marker_dirfd while
+ * DEST/.tmp-<id> is gone (the release was renamed, then moved away by a
+ * sync tool before the gate recorded it); 0 if not (build it again);
+ * -errno if it cannot be told. */
+int release_renamed(int outbox_dirfd, int marker_dirfd, const char *destination, const char *id);
 
 /* 1 if DEST/<id> exists as a directory, 0 if it (or DEST) does not exist,
  * -ENOTDIR if something else is there, -EINVAL for a bad destination or

@@ -110,8 +110,12 @@ static json_t *build_manifest(const struct monitor *m, const struct transfer *t,
 
 static void record_end(struct monitor *m, const char *id, const char *event, json_t *d)
 {
-	if (monitor_record(m, event, id, NULL, d) == 0)
+	if (monitor_record(m, event, id, NULL, d) == 0) {
 		log_info("transfer %s %s", id, event);
+		/* the log says how it ended: the marker has done its job */
+		if (unlinkat(m->releasing_dirfd, id, 0) == 0)
+			(void)fsync(m->releasing_dirfd);
+	}
 	json_decref(d);
 }
 
@@ -140,6 +144,7 @@ static struct release_input input_of(const struct monitor *m, const struct trans
 		.expect_size = t->size,
 		.manifest = t->release_manifest,
 		.key = m->signkey,
+		.marker_dirfd = m->releasing_dirfd,
 	};
 }
 
@@ -198,7 +203,7 @@ static void start(struct monitor *m, struct transfer *t)
 		t = transfer_find(&m->table, id);
 	} else {
 		/* a restart: the rename is the last step */
-		r = release_finished(m->outbox_dirfd, t->release_dest, id);
+		r = release_renamed(m->outbox_dirfd, m->releasing_dirfd, t->release_dest, id);
 		if (r == 1) {
 			finished(m, t);
 			return;
@@ -274,7 +279,7 @@ void releaserun_reap(struct monitor *m, bool wait)
 		log_err("transfer %s: its release ended but it is no longer releasing", j->id);
 	} else if (j->result == 0) {
 		finished(m, t);
-	} else if (release_finished(m->outbox_dirfd, j->dest, j->id) == 1) {
+	} else if (release_renamed(m->outbox_dirfd, m->releasing_dirfd, j->dest, j->id) == 1) {
 		/* in place, but a last fsync failed: it is out there */
 		log_warn("transfer %s: %s", j->id, j->why);
 		finished(m, t);

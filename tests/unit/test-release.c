@@ -226,6 +226,7 @@ static int build_full(const char *dest, const char *id, const char *file_name, c
 		.expect_size = size,
 		.manifest = manifest,
 		.key = key,
+		.marker_dirfd = -1,
 	};
 	return release_build(&in, why, why_len);
 }

@@ -579,25 +579,11 @@ void req_token_confirm(struct monitor *m, struct child *c, struct msgbuf *mb, in
  * token, others their own. */
 void req_token_list(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 {
-	_cleanup_free_ char *text = NULL;
-	json_t *arr;
-	size_t n;
-
 	if (msg_end(mb) < 0) {
 		child_violation(m, c, "malformed token list");
 		return;
 	}
-	arr = tokens_to_json(&m->tokens, c->is_admin || c->is_auditor ? NULL : c->account);
-	n = arr ? json_array_size(arr) : 0;
-	text = arr ? json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(arr);
-	if (!text) {
-		child_error(m, c, "internal", "out of memory");
-		return;
-	}
-	if (child_data(m, c, text, strlen(text)) < 0)
-		return;
-	child_result(m, c, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)n));
+	requests_send_array(m, c, tokens_to_json(&m->tokens, c->is_admin || c->is_auditor ? NULL : c->account));
 }
 
 /* Safe to serve: admins only.  The record comes first, then the key file

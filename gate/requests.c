@@ -503,13 +503,28 @@ static void req_commit(struct monitor *m, struct child *c, struct msgbuf *mb, in
 
 /* ---- queries */
 
+void requests_send_array(struct monitor *m, struct child *c, json_t *arr)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t n = arr ? json_array_size(arr) : 0;
+
+	text = arr ? json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(arr);
+	if (!text) {
+		child_error(m, c, "internal", "out of memory");
+		return;
+	}
+	if (child_data(m, c, text, strlen(text)) < 0)
+		return;
+	child_result(m, c, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)n));
+}
+
 /* Safe to serve: read-only, filtered by visible(). */
 static void req_list(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 {
-	_cleanup_free_ char *state = NULL, *text = NULL;
+	_cleanup_free_ char *state = NULL;
 	enum tstate want = TS_SUBMITTED;
 	json_t *arr;
-	size_t n = 0;
 
 	if (msg_get_str(mb, 16, &state) < 0 || msg_end(mb) < 0) {
 		child_violation(m, c, "malformed list");
@@ -525,18 +540,12 @@ static void req_list(struct monitor *m, struct child *c, struct msgbuf *mb, int 
 		const struct transfer *t = m->table.v[i];
 		if ((*state && t->state != want) || !requests_visible(m, c, t))
 			continue;
-		json_array_append_new(arr, transfer_to_json(t));
-		n++;
+		if (json_array_append_new(arr, transfer_to_json(t)) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
 	}
-	text = arr ? json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(arr);
-	if (!text) {
-		child_error(m, c, "internal", "out of memory");
-		return;
-	}
-	if (child_data(m, c, text, strlen(text)) < 0)
-		return;
-	child_result(m, c, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)n));
+	requests_send_array(m, c, arr);
 }
 
 struct transfer *requests_get_visible(struct monitor *m, struct child *c, struct msgbuf *mb, const char *op)

@@ -29,6 +29,9 @@ struct transfer *requests_get_visible(struct monitor *m, struct child *c, struct
 /* Text from a child that must be UTF-8 (it goes into the log as JSON):
  * false, and the child ended, when it is not. */
 bool requests_utf8(struct monitor *m, struct child *c, const char *text, const char *what);
+/* Answer with arr (reference stolen; NULL = out of memory) as data
+ * frames and {"ok":true,"count":N}. */
+void requests_send_array(struct monitor *m, struct child *c, json_t *arr);
 /* A request_refused record (extra: details to add, reference stolen). */
 void requests_record_refusal(struct monitor *m, struct child *c, const char *op, const char *id,
 			     const char *code, const char *text, json_t *extra);

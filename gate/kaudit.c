@@ -3,6 +3,7 @@
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <libmnl/libmnl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,15 @@ int kaudit_open(struct kaudit **ret, const char **ret_error)
 		 * where they are lost: that is not a trail */
 		*ret_error = "kernel auditing is enabled but no audit daemon collects its records "
 			     "(start auditd, or set kernel_audit = off)";
+		kaudit_close(k);
+		return -ENOTCONN;
+	}
+	if (kill((pid_t)st.pid, 0) < 0 && errno == ESRCH) {
+		/* a daemon killed outright stays registered until the kernel
+		 * next fails to deliver to it; the records would then go to the
+		 * ring buffer, like with none */
+		*ret_error = "kernel auditing is enabled but the audit daemon registered with the kernel "
+			     "is no longer running (start auditd, or set kernel_audit = off)";
 		kaudit_close(k);
 		return -ENOTCONN;
 	}

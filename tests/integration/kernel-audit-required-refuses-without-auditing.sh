@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SERIAL: switches kernel auditing off machine-wide for a moment, and stops
 # auditd for a moment (both restored in a trap).  With kernel_audit =
-# required the gate refuses to start when the kernel would drop its records
-# or when no audit daemon collects them; with both in place it starts.
+# required the gate refuses to start when the kernel would drop its records,
+# when no audit daemon collects them, or when the registered one was killed
+# and is gone; with both in place it starts.
 source "$DG_SRC/tests/lib/lib.sh"
 require_root
 command -v auditctl >/dev/null || bail "auditctl missing (auditd package)"
@@ -32,6 +33,25 @@ out=$(timeout 20 "$T/bin/dumpgated" --config "$CONF" --foreground 2>&1); rc=$?
 bash "$DG_SRC/scripts/auditd-up" >/dev/null || bail "auditd did not come back"
 is "$rc" 1 "with auditing enabled but no audit daemon a required gate refuses to start"
 like "$out" "no audit daemon collects its records" "the message says no daemon collects the records"
+
+# An audit daemon killed outright (SIGKILL, as a machine's processes are
+# when a session ends) stays registered with the kernel until the kernel
+# next fails to deliver a record to it: a stale pid, and the records would
+# go to the ring buffer just the same.
+pkill -KILL -x auditd
+for _ in $(seq 1 100); do pgrep -x auditd >/dev/null || break; sleep 0.1; done
+stale=$(auditctl -s | awk '/^pid / {print $2}')
+! pgrep -x auditd >/dev/null && [ "${stale:-0}" != 0 ] || bail "auditd killed with SIGKILL did not leave its pid registered ($stale)"
+out=$(timeout 20 "$T/bin/dumpgated" --config "$CONF" --foreground 2>&1); rc=$?
+is "$rc" 1 "with a killed audit daemon still registered a required gate refuses to start"
+like "$out" "audit daemon registered with the kernel is no longer running" "the message says the registered daemon is gone"
+bash "$DG_SRC/scripts/auditd-up" >/dev/null
+ok $? "auditd-up replaces the stale registration"
+now=$(auditctl -s | awk '/^pid / {print $2}')
+[ "$now" != "$stale" ] && [ "${now:-0}" != 0 ]
+ok $? "a new audit daemon is registered ($stale -> $now)"
+[ "$(cat "/proc/$now/comm" 2>/dev/null)" = auditd ]
+ok $? "... and it is a running auditd"
 
 gate_start
 ok $? "with auditing enabled and auditd collecting the same gate starts"

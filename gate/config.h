@@ -72,6 +72,8 @@ struct gate_config {
 	                                       * throttled for the rest of the minute, default 60 */
 	unsigned otp_max_failures;            /* failed OTP attempts before an account is locked, default 5 */
 	uint64_t otp_lockout;                 /* seconds an account stays locked, default 900 */
+	uint64_t release_retry;               /* seconds before a release postponed for want of
+	                                       * room in the outbox is tried again, default 60 */
 	uint64_t scan_timeout;                /* seconds of wall clock per scan, default 300 */
 	unsigned scan_threads;                /* threads of the raw pass, default 1 */
 	uint64_t scan_memory;                 /* RLIMIT_AS of a scanner, default 4G */

@@ -132,6 +132,31 @@ static void fail(struct monitor *m, const char *id, const char *fmt, ...)
 	record_end(m, id, "failed", json_pack("{s:s}", "reason", why));
 }
 
+/* No room in the outbox (or over a quota there) is not a reason to throw
+ * away a release that persons approved: it stays `releasing` and is tried
+ * again after release_retry; the first postponement for a reason is
+ * recorded, not every retry.  The record may itself find no room when the
+ * log shares the full file system: the release waits all the same. */
+static void postpone(struct monitor *m, struct transfer *t, const char *why)
+{
+	char id[33];
+
+	memcpy(id, t->id, sizeof(id));
+	t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
+	log_warn("transfer %s: release postponed, tried again in %llu s: %s", id,
+		 (unsigned long long)m->cfg->release_retry, why);
+	if (t->release_waiting && strcmp(t->release_waiting, why) == 0)
+		return;
+	json_t *d = json_pack("{s:s}", "reason", why);
+	(void)monitor_record(m, "release_postponed", id, NULL, d);
+	json_decref(d);
+}
+
+static bool no_room(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT;
+}
+
 static struct release_input input_of(const struct monitor *m, const struct transfer *t, int spool_fd)
 {
 	return (struct release_input){
@@ -198,8 +223,11 @@ static void start(struct monitor *m, struct transfer *t)
 				     : NULL;
 		r = monitor_record(m, "releasing", id, NULL, d);
 		json_decref(d);
-		if (r < 0)
-			return; /* tried again later */
+		if (r < 0) {
+			/* tried again later (the log may have no room) */
+			t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
+			return;
+		}
 		t = transfer_find(&m->table, id);
 	} else {
 		/* a restart: the rename is the last step */
@@ -258,7 +286,7 @@ void releaserun_schedule(struct monitor *m)
 		return;
 	for (size_t i = 0; i < m->table.n; i++) {
 		struct transfer *t = m->table.v[i];
-		if (t->state == TS_APPROVED || t->state == TS_RELEASING) {
+		if ((t->state == TS_APPROVED || t->state == TS_RELEASING) && time(NULL) >= t->release_retry_at) {
 			start(m, t);
 			if (m->release)
 				return;
@@ -283,6 +311,8 @@ void releaserun_reap(struct monitor *m, bool wait)
 		/* in place, but a last fsync failed: it is out there */
 		log_warn("transfer %s: %s", j->id, j->why);
 		finished(m, t);
+	} else if (no_room(j->result)) {
+		postpone(m, t, j->why[0] ? j->why : strerror(-j->result));
 	} else {
 		fail(m, j->id, "%s", j->why[0] ? j->why : strerror(-j->result));
 	}

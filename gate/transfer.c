@@ -73,6 +73,7 @@ static void transfer_free(struct transfer *x)
 	free(x->release_dest);
 	free(x->release_file);
 	json_decref(x->release_manifest);
+	free(x->release_waiting);
 	free(x);
 }
 
@@ -280,21 +281,32 @@ static int apply_aborted(struct transfer_table *t, size_t i, const struct rec *r
 	return 0;
 }
 
-/* A non-final transfer becomes final with the record's "reason". */
-static int make_final(struct transfer *x, const struct rec *r, enum tstate to)
+/* The record's "reason" (required), copied into *into. */
+static int take_reason(const struct rec *r, char **into)
 {
 	const char *reason;
 	char *copy;
 
-	if (tstate_final(x->state))
-		return -EBADMSG;
 	if (get_str(r->details, "reason", &reason) < 0)
 		return -EBADMSG;
 	copy = strdup(reason);
 	if (!copy)
 		return -ENOMEM;
-	free(x->final_reason);
-	x->final_reason = copy;
+	free(*into);
+	*into = copy;
+	return 0;
+}
+
+/* A non-final transfer becomes final with the record's "reason". */
+static int make_final(struct transfer *x, const struct rec *r, enum tstate to)
+{
+	int k;
+
+	if (tstate_final(x->state))
+		return -EBADMSG;
+	k = take_reason(r, &x->final_reason);
+	if (k < 0)
+		return k;
 	x->state = to;
 	x->final_time = r->time;
 	return 0;
@@ -353,7 +365,12 @@ static int apply_failed(struct transfer *x, const struct rec *r)
 	/* an upload that failed is `aborted`, never `failed` */
 	if (x->state == TS_SUBMITTED)
 		return -EBADMSG;
-	return make_final(x, r, TS_FAILED);
+	int k = make_final(x, r, TS_FAILED);
+	if (k == 0) {
+		free(x->release_waiting);
+		x->release_waiting = NULL;
+	}
+	return k;
 }
 
 static int apply_pending(struct transfer *x, const struct rec *r)
@@ -467,8 +484,18 @@ static int apply_released(struct transfer *x, const struct rec *r)
 	json_decref(x->release);
 	x->release = rel;
 	x->state = TS_RELEASED;
+	free(x->release_waiting);
+	x->release_waiting = NULL;
 	x->final_time = r->time;
 	return 0;
+}
+
+/* releasing -> releasing: the release waits for room in the outbox */
+static int apply_release_postponed(struct transfer *x, const struct rec *r)
+{
+	if (x->state != TS_RELEASING)
+		return -EBADMSG;
+	return take_reason(r, &x->release_waiting);
 }
 
 static int apply_purged(struct transfer *x, const struct rec *r)
@@ -505,7 +532,7 @@ int transfer_apply(struct transfer_table *t, json_t *record)
 
 	static const char *const known[] = { "submitted", "stored",  "aborted",  "withdrawn", "purged",
 					     "scan_started", "scanned", "failed", "pending",  "approval",
-					     "denied", "expired", "releasing", "released" };
+					     "denied", "expired", "releasing", "release_postponed", "released" };
 	bool is_known = false;
 	for (size_t j = 0; j < ELEMENTSOF(known); j++)
 		is_known |= strcmp(event, known[j]) == 0;
@@ -551,6 +578,8 @@ int transfer_apply(struct transfer_table *t, json_t *record)
 		k = apply_expired(x, &r);
 	else if (strcmp(event, "releasing") == 0)
 		k = apply_releasing(x, &r);
+	else if (strcmp(event, "release_postponed") == 0)
+		k = apply_release_postponed(x, &r);
 	else if (strcmp(event, "released") == 0)
 		k = apply_released(x, &r);
 	else
@@ -610,7 +639,8 @@ json_t *transfer_to_json(const struct transfer *x)
 	    add(o, "required", x->required ? json_integer((json_int_t)x->required) : json_null()) < 0 ||
 	    add(o, "expires", x->expires ? time_json(x->expires) : json_null()) < 0 ||
 	    add(o, "approvals", x->approvals ? json_incref(x->approvals) : json_array()) < 0 ||
-	    add(o, "release", x->release ? json_incref(x->release) : json_null()) < 0) {
+	    add(o, "release", x->release ? json_incref(x->release) : json_null()) < 0 ||
+	    add(o, "release_waiting", x->release_waiting ? json_string(x->release_waiting) : json_null()) < 0) {
 		json_decref(o);
 		return NULL;
 	}

@@ -30,6 +30,9 @@
  *                                             release_build adds) is kept so
  *                                             a restart rebuilds the same
  *                                             bytes
+ *   release_postponed [reason]                releasing -> releasing: the
+ *                                             outbox is full; the release is
+ *                                             tried again (release_retry)
  *   released   [path, file, manifest_sha256]  releasing -> released
  *   torn_tail_quarantined, protocol_violation, request_refused,
  *   gate_stopped, config_loaded, token_enrolment_started, token_enrolled,
@@ -87,6 +90,10 @@ struct transfer {
 	/* from the `releasing` record (NULL before): where and what exactly */
 	char *release_dest, *release_file;
 	json_t *release_manifest;
+	char *release_waiting; /* why the release waits (release_postponed), NULL otherwise */
+	/* in memory only, not from the log: a postponed release is not tried
+	 * again before this (a restart tries at once) */
+	time_t release_retry_at;
 };
 
 struct transfer_table {
@@ -109,9 +116,11 @@ void transfer_table_free(struct transfer_table *t);
 /* The stable JSON form used by `list --json` and `show --json`:
  * {"id","state","profile","requester","person","uid","reason","name",
  *  "size","sha256","type","submitted","updated","final_reason","purged",
- *  "findings", "required", "expires", "approvals", "release"}
+ *  "findings", "required", "expires", "approvals", "release",
+ *  "release_waiting"}
  * (findings: null until scanned, then the array of findings; required and
  *  expires: null before pending; approvals: [] before the first; release:
- *  null until released)
+ *  null until released; release_waiting: null unless a release in state
+ *  releasing waits for room in the outbox, then why)
  * (size/sha256/type null until stored, final_reason null unless final). */
 json_t *transfer_to_json(const struct transfer *x);

@@ -174,7 +174,7 @@ CHECK(check_defaults, strcmp(c->socket_path, "/run/dumpgate/dumpgate.sock") == 0
 			      strcmp(c->admins_group, "dumpgate-admins") == 0 &&
 			      strcmp(c->session_user, "dumpgate-session") == 0 && c->kernel_audit &&
 			      strcmp(c->scanner_user, "dumpgate-scan") == 0 && c->scan_timeout == 300 &&
-			      c->scan_threads == 1)
+			      c->scan_threads == 1 && c->release_retry == 60)
 CHECK(check_kaudit_off, !c->kernel_audit)
 CHECK(check_socket, strcmp(c->socket_path, "/run/x.sock") == 0)
 CHECK(check_maxconn200, c->max_connections == 200)
@@ -184,6 +184,7 @@ CHECK(check_quota_total, c->quota_total == (UINT64_C(1) << 40))
 CHECK(check_quota_req, c->quota_per_requester == (UINT64_C(1) << 30))
 CHECK(check_idle, c->upload_idle_timeout == 86400)
 CHECK(check_idle1, c->upload_idle_timeout == 1)
+CHECK(check_retry5, c->release_retry == 5)
 CHECK(check_state, strcmp(c->state_dir, "/var/lib/dg") == 0 && strcmp(c->spool_dir, "/var/lib/dg/spool") == 0 &&
 			   strcmp(c->outbox_dir, "/var/lib/dg/outbox") == 0)
 CHECK(check_spool, strcmp(c->spool_dir, "/srv/spool") == 0)
@@ -331,6 +332,9 @@ static const struct tcase cases[] = {
 	{ "max_refusals_per_minute 0", false, "max_connections", "max_refusals_per_minute = 0",
 	  "dumpgate.conf:9: bad value \"0\" for max_refusals_per_minute: must be from 1 to 100000",
 	  "max_connections = 200", check_maxconn200 },
+	{ "release_retry over 1h", false, "max_connections", "release_retry = 2h",
+	  "dumpgate.conf:9: bad value \"2h\" for release_retry: must be from 1s to 1h",
+	  "max_connections = 100\nrelease_retry = 5s", check_retry5 },
 	{ "otp_max_failures 0", false, "max_connections", "otp_max_failures = 0",
 	  "dumpgate.conf:9: bad value \"0\" for otp_max_failures: must be from 1 to 1000", "max_connections = 200",
 	  check_maxconn200 },

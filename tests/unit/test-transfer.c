@@ -267,7 +267,8 @@ static void test_json(void)
 			  "\"sha256\":\"" SHA "\",\"type\":\"elf-core\","
 			  "\"submitted\":\"2026-11-28T16:15:20Z\",\"updated\":\"2026-11-28T16:15:22Z\","
 			  "\"final_reason\":\"wrong \\\"file\\\"\",\"purged\":false,\"findings\":null,"
-			  "\"required\":null,\"expires\":null,\"approvals\":[],\"release\":null}") == 0,
+			  "\"required\":null,\"expires\":null,\"approvals\":[],\"release\":null,"
+			  "\"release_waiting\":null}") == 0,
 	   "transfer_to_json keys in the documented order: %s", s ? s : "(null)");
 	free(s);
 	json_decref(j);
@@ -280,8 +281,9 @@ static void test_json(void)
 		   json_is_null(json_object_get(j, "type")) &&
 		   json_is_null(json_object_get(j, "final_reason")) &&
 		   json_is_null(json_object_get(j, "findings")) && json_is_null(json_object_get(j, "required")) &&
-		   json_is_null(json_object_get(j, "release")) && json_object_size(j) == 20,
-	   "size, sha256, type, final_reason, required and release are null before stored");
+		   json_is_null(json_object_get(j, "release")) &&
+		   json_is_null(json_object_get(j, "release_waiting")) && json_object_size(j) == 21,
+	   "size, sha256, type, final_reason, required, release and release_waiting are null before stored");
 	json_decref(j);
 	ok(transfer_to_json(NULL) == NULL, "transfer_to_json(NULL) is NULL");
 	transfer_table_free(&t);
@@ -370,6 +372,7 @@ static void test_approval(void)
 	struct transfer *x;
 	time_t e;
 	json_t *j;
+	int r;
 
 	apply(&t, "submitted", ID1, submitted_details);
 	apply(&t, "stored", ID1, stored_details);
@@ -416,6 +419,8 @@ static void test_approval(void)
 		"{\"reason\":\"no\",\"account\":\"bob\",\"person\":\"bob\"}");
 	refuses(&t, "withdrawn of an approved transfer", "withdrawn", ID1, "{\"reason\":\"oops\"}");
 	refuses(&t, "expired of an approved transfer", "expired", ID1, "{\"reason\":\"late\"}");
+	refuses(&t, "release_postponed of an approved transfer (not yet releasing)", "release_postponed", ID1,
+		"{\"reason\":\"full\"}");
 	refuses(&t, "released before releasing", "released", ID1,
 		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
 	refuses(&t, "releasing without a destination", "releasing", ID1, "{}");
@@ -437,6 +442,17 @@ static void test_approval(void)
 	refuses(&t, "denied of a releasing transfer", "denied", ID1,
 		"{\"reason\":\"no\",\"account\":\"bob\",\"person\":\"bob\"}");
 	refuses(&t, "withdrawn of a releasing transfer", "withdrawn", ID1, "{\"reason\":\"oops\"}");
+	refuses(&t, "release_postponed without a reason", "release_postponed", ID1, "{}");
+	ok(apply(&t, "release_postponed", ID1, "{\"reason\":\"No space left on device\"}") == 0 &&
+		   x->state == TS_RELEASING && x->release_waiting &&
+		   strcmp(x->release_waiting, "No space left on device") == 0,
+	   "release_postponed accepted: still releasing, and it says why it waits");
+	r = apply(&t, "release_postponed", ID1, "{\"reason\":\"Disk quota exceeded\"}");
+	j = transfer_to_json(x);
+	ok(r == 0 && json_is_string(json_object_get(j, "release_waiting")) &&
+		   strcmp(json_string_value(json_object_get(j, "release_waiting")), "Disk quota exceeded") == 0,
+	   "a second release_postponed replaces the reason (release_waiting in the JSON form)");
+	json_decref(j);
 	refuses(&t, "released with a short manifest_sha256", "released", ID1,
 		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"abc\"}");
 	refuses(&t, "released without a file", "released", ID1,
@@ -445,6 +461,8 @@ static void test_approval(void)
 		 "{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}") == 0,
 	   "released accepted");
 	ok(x->state == TS_RELEASED && tstate_final(x->state) && x->final_time == x->updated, "released is final");
+	ok(x->release_waiting == NULL, "released: the release no longer waits");
+	refuses(&t, "release_postponed of a released transfer", "release_postponed", ID1, "{\"reason\":\"full\"}");
 	refuses(&t, "released twice", "released", ID1,
 		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
 	refuses(&t, "failed of a released transfer", "failed", ID1, "{\"reason\":\"x\"}");

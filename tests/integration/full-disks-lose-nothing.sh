@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# full-disks-lose-nothing: the gate's state, spool and outbox each on a
+# small tmpfs of their own, filled for real (ENOSPC from the kernel).
+# - a full spool: the upload is refused with code spool_full and says
+#   nothing was stored; no spool object is left; a file that fits is
+#   accepted.
+# - a full outbox: an approved release is not thrown away: it stays
+#   `releasing`, show says why it waits (release_waiting), one
+#   release_postponed record is written however often it is retried,
+#   nothing half-built is left in the outbox, and it survives a restart;
+#   once there is room it is released whole and verifies.  A release whose
+#   spool object changed still fails (release-spool-changed-fails).
+# - a full audit log: a change that cannot be recorded does not happen
+#   (withdraw refused with code audit, the transfer still pending), the
+#   log is cut back to its last whole record and still verifies, the gate
+#   keeps serving; with room again the same change goes through.
+. "$DG_SRC/tests/lib/lib.sh"
+
+gate_init
+EXTRA_LIMITS="release_retry = 1s" write_config
+S=$T/state
+mkdir -m 700 "$S"
+mounts=()
+tiny() { # tiny DIR SIZE MODE: a tmpfs of its own at DIR
+  mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=$3" dg-test "$1" || bail "cannot mount a tmpfs at $1"
+  mounts=("$1" "${mounts[@]}")
+}
+on_exit 'gate_stop; for d in "${mounts[@]}"; do umount -l "$d"; done'
+tiny "$S" 8m 0700
+tiny "$S/spool" 256k 0700
+tiny "$S/outbox" 64k 0755
+gate_start || bail "dumpgated did not start"
+enroll dg-bob bob >/dev/null || bail "cannot enrol bob's softkey"
+
+# ---- a full spool
+big=$T/files/big.log
+seq 1 60000 | sed 's/^/line /' > "$big"; chmod 644 "$big"   # ~700 KB
+before=$(audit_seq)
+out=$(dg dg-alice submit --profile logs --reason "INC-9 too big for the spool" "$big" 2>&1)
+rc=$?
+isnt_zero() { [ "$1" != 0 ]; }
+isnt_zero "$rc"
+ok $? "a submit larger than the spool's room fails (exit $rc)"
+like "$out" "spool is full; nothing was stored" "it says the spool is full and nothing was stored"
+ab=$(audit_since "$before" '.event == "aborted"')
+like "$(jq -r .details.reason <<<"$ab")" "spool is full" "an aborted record names the full spool"
+is "$(ls -A "$S/spool" | wc -l)" 0 "no spool object is left behind"
+is "$(dg dg-alice list --json | jq 'length')" 0 "no transfer is left behind"
+
+# ---- a full outbox
+f=$T/files/mid.log
+seq 1 15000 | sed 's/^/line /' > "$f"; chmod 644 "$f"      # ~160 KB: fits the spool, not the outbox
+id=$(submit_pending dg-alice logs "$f" "INC-9 app log") || bail "no pending transfer"
+ok 0 "a file that fits the spool is accepted (transfer $id)"
+before=$(audit_seq)
+out=$(approve dg-bob "$id" bob 2>&1)
+ok $? "dg-bob approves ($out)"
+w=
+for _ in $(seq 1 100); do
+  w=$("$T/bin/dumpgate" show "$id" --json | jq -r '.release_waiting // empty')
+  [ -n "$w" ] && break
+  sleep 0.1
+done
+like "$w" "No space left on device" "show --json: release_waiting says why the release waits"
+is "$(tfield "$id" state)" releasing "the transfer stays releasing"
+sleep 3 # release_retry = 1s: several retries
+is "$(audit_since "$before" '.event == "release_postponed"' | wc -l)" 1 \
+  "one release_postponed record, not one per retry"
+is "$(audit_since "$before" '.event == "failed"' | wc -l)" 0 "no failed record"
+is "$(ls -A "$S/outbox/logs" 2>/dev/null | wc -l)" 0 "nothing half-built is left in the outbox"
+grep -q "release postponed, tried again in 1 s" "$T/gated.log"
+ok $? "the gate's log says the release is postponed"
+out=$("$T/bin/dumpgate" show "$id")
+like "$out" "release_waiting: .*No space left" "show says it too"
+
+gate_stop
+gate_start || bail "dumpgated did not restart"
+is "$(tfield "$id" state)" releasing "after a restart it is still releasing"
+like "$(tfield "$id" release_waiting)" "No space left" "... and still says why"
+sleep 2
+is "$(audit_since "$before" '.event == "release_postponed"' | wc -l)" 1 \
+  "a restart that finds the same reason adds no record"
+
+mount -o remount,size=2m "$S/outbox" || bail "cannot grow the outbox"
+st=$(await_state "$id" released 30)
+is "$st" released "with room in the outbox it is released"
+is "$(tfield "$id" release_waiting)" null "release_waiting is null once released"
+D=$(release_dir "$id")
+cmp -s "$f" "$D/mid.log"
+ok $? "the released file holds exactly the submitted bytes"
+out=$(verify_release "$D")
+ok $? "the release verifies ($out)"
+is "$(outbox_leftovers logs "$id")" "$id" "no temporary directory is left beside it"
+
+# ---- a full audit log
+small=$T/files/small.log
+seq 1 100 > "$small"; chmod 644 "$small"
+id2=$(submit_pending dg-alice logs "$small" "INC-10 second log") || bail "no second pending transfer"
+dd if=/dev/zero of="$S/filler" bs=4k status=none 2>/dev/null
+# What is left is the rest of the log's last page: audited refusals use it up.
+full=0
+for _ in $(seq 1 40); do
+  n=$(stat -c %s "$S/audit.log")
+  dg dg-mallory submit --profile logs --reason x "$small" >/dev/null 2>&1
+  [ "$(stat -c %s "$S/audit.log")" = "$n" ] && { full=1; break; }
+done
+is "$full" 1 "the file system of the audit log is full"
+size=$(stat -c %s "$S/audit.log")
+out=$(dg dg-alice withdraw "$id2" 2>&1)
+rc=$?
+isnt_zero "$rc"
+ok $? "a withdraw that cannot be recorded fails (exit $rc)"
+like "$out" "audit log cannot be written; transfer $id2 was not withdrawn" "it says the change was not made and why"
+is "$(tfield "$id2" state)" pending "the transfer is still pending"
+is "$(stat -c %s "$S/audit.log")" "$size" "the log is cut back to its last whole record"
+grep -q 'cannot append "withdrawn" to the audit log' "$T/gated.log"
+ok $? "the gate's log names the record it could not append"
+out=$(dg dg-admin audit verify 2>&1)
+ok $? "the log still verifies ($out)"
+"$T/bin/dumpgate" status >/dev/null 2>&1
+ok $? "the gate keeps serving"
+
+rm -f "$S/filler"
+out=$(dg dg-alice withdraw "$id2" 2>&1)
+ok $? "with room again the withdraw goes through ($out)"
+is "$(tfield "$id2" state)" withdrawn "the transfer is withdrawn"
+out=$(dg dg-admin audit verify 2>&1)
+ok $? "the log verifies ($out)"
+gate_stop
+gate_start || bail "dumpgated did not restart"
+is "$(tfield "$id" state) $(tfield "$id2" state)" "released withdrawn" "a restart replays both"
+done_testing

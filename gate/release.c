@@ -513,6 +513,9 @@ int release_build(const struct release_input *in, char *why, size_t why_len)
 			r = -errno;
 			if (mfd >= 0)
 				close(mfd);
+			/* a marker left behind would say "renamed" after a
+			 * crash, for a release that never was */
+			(void)unlinkat(in->marker_dirfd, in->id, 0);
 			say(why, why_len, "cannot write the release marker: %s", errstr(r));
 			goto fail;
 		}

@@ -24,6 +24,7 @@
 #include "child.h"
 #include "otp.h"
 #include "proto.h"
+#include "releaserun.h"
 #include "requests.h"
 #include "scanrun.h"
 #include "tokens.h"
@@ -341,9 +342,13 @@ void req_deny(struct monitor *m, struct child *c, struct msgbuf *mb, int fd)
 		requests_refuse(m, c, "deny", id, "final", "transfer %s is already %s", id, tstate_name(t->state));
 		return;
 	}
-	if (t->state == TS_SUBMITTED || t->state == TS_APPROVED || t->state == TS_RELEASING) {
-		requests_refuse(m, c, "deny", id, "busy", "transfer %s is %s; it cannot be denied now", id,
-				tstate_name(t->state));
+	const char *why;
+	if (t->state == TS_SUBMITTED) {
+		requests_refuse(m, c, "deny", id, "busy", "transfer %s is still uploading; it cannot be denied now", id);
+		return;
+	}
+	if (!releaserun_stoppable(m, t, &why)) {
+		requests_refuse(m, c, "deny", id, "busy", "transfer %s %s; it cannot be denied now", id, why);
 		return;
 	}
 	struct audit_actor a = child_actor(c);

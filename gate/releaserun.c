@@ -294,6 +294,19 @@ void releaserun_schedule(struct monitor *m)
 	}
 }
 
+bool releaserun_stoppable(const struct monitor *m, const struct transfer *t, const char **ret_why)
+{
+	if (t->state == TS_APPROVED || (t->state == TS_RELEASING && !t->release_waiting)) {
+		*ret_why = "is approved and being released";
+		return false;
+	}
+	if (t->state == TS_RELEASING && m->release && strcmp(m->release->id, t->id) == 0) {
+		*ret_why = "waits for room in the outbox, and its release is being tried again right now (try again in a moment)";
+		return false;
+	}
+	return true;
+}
+
 void releaserun_reap(struct monitor *m, bool wait)
 {
 	struct release_job *j = m->release;

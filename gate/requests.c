@@ -15,6 +15,7 @@
 #include "child.h"
 #include "dg-config.h"
 #include "proto.h"
+#include "releaserun.h"
 #include "requests.h"
 #include "scanrun.h"
 #include "signkey.h"
@@ -675,9 +676,9 @@ static void req_withdraw(struct monitor *m, struct child *c, struct msgbuf *mb, 
 		child_error(m, c, "busy", "transfer %s is still uploading; interrupt the submit instead", id);
 		return;
 	}
-	if (t->state == TS_APPROVED || t->state == TS_RELEASING) {
-		child_error(m, c, "busy", "transfer %s is approved and being released; it can no longer be withdrawn",
-			    id);
+	const char *why;
+	if (!releaserun_stoppable(m, t, &why)) {
+		child_error(m, c, "busy", "transfer %s %s; it cannot be withdrawn now", id, why);
 		return;
 	}
 	struct audit_actor a = child_actor(c);

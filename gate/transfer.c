@@ -307,15 +307,24 @@ static int make_final(struct transfer *x, const struct rec *r, enum tstate to)
 	k = take_reason(r, &x->final_reason);
 	if (k < 0)
 		return k;
+	free(x->release_waiting);
+	x->release_waiting = NULL;
 	x->state = to;
 	x->final_time = r->time;
 	return 0;
 }
 
+/* An approved transfer is on its way out and can no longer be stopped,
+ * unless its release waits for room in the outbox. */
+static bool on_its_way_out(const struct transfer *x)
+{
+	return x->state == TS_APPROVED || (x->state == TS_RELEASING && !x->release_waiting);
+}
+
 static int apply_withdrawn(struct transfer *x, const struct rec *r)
 {
-	if (x->state == TS_APPROVED || x->state == TS_RELEASING)
-		return -EBADMSG; /* already on its way out */
+	if (on_its_way_out(x))
+		return -EBADMSG;
 	return make_final(x, r, TS_WITHDRAWN);
 }
 
@@ -365,12 +374,7 @@ static int apply_failed(struct transfer *x, const struct rec *r)
 	/* an upload that failed is `aborted`, never `failed` */
 	if (x->state == TS_SUBMITTED)
 		return -EBADMSG;
-	int k = make_final(x, r, TS_FAILED);
-	if (k == 0) {
-		free(x->release_waiting);
-		x->release_waiting = NULL;
-	}
-	return k;
+	return make_final(x, r, TS_FAILED);
 }
 
 static int apply_pending(struct transfer *x, const struct rec *r)
@@ -428,8 +432,7 @@ static int apply_denied(struct transfer *x, const struct rec *r)
 {
 	const char *account, *person;
 
-	/* an approved transfer is already on its way out */
-	if (x->state == TS_APPROVED || x->state == TS_RELEASING)
+	if (on_its_way_out(x))
 		return -EBADMSG;
 	if (get_str(r->details, "account", &account) < 0 || get_str(r->details, "person", &person) < 0)
 		return -EBADMSG;

@@ -11,7 +11,10 @@
  *   stored     [size, sha256, type]           submitted -> stored
  *   aborted    [reason, intent_seq]           cancels a submitted intent:
  *                                             the transfer disappears
- *   withdrawn  [reason]                       any non-final -> withdrawn
+ *   withdrawn  [reason]                       any non-final but approved and
+ *                                             releasing (unless its release
+ *                                             waits: release_postponed)
+ *                                             -> withdrawn
  *   purged     [reason]                       artifact deleted, record stays
  *   scan_started [passes]                     stored|scanning -> scanning
  *   scanned    [verdict clean|blocked, findings[], passes{}]
@@ -22,8 +25,7 @@
  *                                             pending -> pending, or approved
  *                                             once `required` distinct persons
  *                                             approved (never the requester's)
- *   denied     [reason, account, person]      any non-final but approved and
- *                                             releasing -> denied
+ *   denied     [reason, account, person]      like withdrawn -> denied
  *   expired    [reason]                       pending -> expired
  *   releasing  [destination, file, manifest]  approved -> releasing; the
  *                                             manifest (without the keys

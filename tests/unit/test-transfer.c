@@ -534,6 +534,52 @@ static void test_pending_ends(void)
 	transfer_table_free(&t);
 }
 
+/* A release that waits for room in the outbox can still be stopped; one
+ * that is on its way out cannot. */
+static void test_release_waits(void)
+{
+	static const char *const releasing =
+		"{\"destination\":\"logs\",\"file\":\"core.1234\",\"manifest\":{\"transfer\":\"x\"}}";
+	static const char *const full = "{\"reason\":\"cannot write: No space left on device\"}";
+	static const char *const deny = "{\"reason\":\"no\",\"account\":\"bob\",\"person\":\"bob\"}";
+	struct transfer_table t = { 0 };
+	struct transfer *x, *y;
+
+	x = make_clean(&t, ID1);
+	apply(&t, "pending", ID1, "{\"required\":1,\"expires\":\"2026-11-28T17:00:00Z\"}");
+	apply(&t, "approval", ID1, APPROVAL("bob", "bob", SHA));
+	apply(&t, "releasing", ID1, releasing);
+	refuses(&t, "withdrawn of a releasing transfer whose release does not wait", "withdrawn", ID1,
+		"{\"reason\":\"x\"}");
+	refuses(&t, "denied of a releasing transfer whose release does not wait", "denied", ID1, deny);
+	apply(&t, "release_postponed", ID1, full);
+	ok(x && x->release_waiting && apply(&t, "withdrawn", ID1, "{\"reason\":\"withdrawn by the requester\"}") == 0 &&
+		   x->state == TS_WITHDRAWN && !x->release_waiting,
+	   "withdrawn of a release that waits for room accepted; release_waiting is cleared");
+	refuses(&t, "released of a withdrawn transfer", "released", ID1,
+		"{\"path\":\"logs/" ID1 "\",\"file\":\"core.1234\",\"manifest_sha256\":\"" SHA "\"}");
+	refuses(&t, "release_postponed of a withdrawn transfer", "release_postponed", ID1, full);
+
+	y = make_clean(&t, ID2);
+	apply(&t, "pending", ID2, "{\"required\":1,\"expires\":\"2026-11-28T17:00:00Z\"}");
+	apply(&t, "approval", ID2, APPROVAL("bob", "bob", SHA));
+	apply(&t, "releasing", ID2, releasing);
+	apply(&t, "release_postponed", ID2, full);
+	ok(y && apply(&t, "denied", ID2, deny) == 0 && y->state == TS_DENIED && !y->release_waiting,
+	   "denied of a release that waits for room accepted");
+	transfer_table_free(&t);
+
+	x = make_clean(&t, ID1);
+	apply(&t, "pending", ID1, "{\"required\":1,\"expires\":\"2026-11-28T17:00:00Z\"}");
+	apply(&t, "approval", ID1, APPROVAL("bob", "bob", SHA));
+	apply(&t, "releasing", ID1, releasing);
+	apply(&t, "release_postponed", ID1, full);
+	ok(x && apply(&t, "failed", ID1, "{\"reason\":\"the spool object changed\"}") == 0 && x->state == TS_FAILED &&
+		   !x->release_waiting,
+	   "failed after a postponed release: release_waiting is cleared");
+	transfer_table_free(&t);
+}
+
 int main(void)
 {
 	test_scan();
@@ -545,5 +591,6 @@ int main(void)
 	test_many();
 	test_approval();
 	test_pending_ends();
+	test_release_waits();
 	return tap_done();
 }

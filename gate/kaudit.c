@@ -1,9 +1,10 @@
 /* kaudit.c - the kernel audit mirror; see kaudit.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/netlink.h>
 #include <libmnl/libmnl.h>
-#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,61 @@ static int transact(struct kaudit *k, struct nlmsghdr *nlh, mnl_cb_t cb, void *d
 	}
 }
 
+/* Whether process pid holds a NETLINK_AUDIT socket: the registered audit
+ * daemon is alive.  Not kill(pid, 0): the pid of a daemon killed outright
+ * stays registered, and pids wrap (here 32768 of them, soon reused). */
+static bool holds_audit_socket(pid_t pid)
+{
+	_cleanup_free_ unsigned long *inodes = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0, cap = 0, lcap = 0;
+	char path[64];
+	bool found = false;
+	DIR *d;
+	FILE *f;
+
+	/* the inodes of every NETLINK_AUDIT socket of this network namespace */
+	f = fopen("/proc/net/netlink", "re");
+	if (!f)
+		return false;
+	while (getline(&line, &lcap, f) > 0) {
+		unsigned long ino;
+		int proto;
+		if (sscanf(line, "%*s %d %*s %*s %*s %*s %*s %*s %*s %lu", &proto, &ino) != 2 ||
+		    proto != NETLINK_AUDIT)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			unsigned long *nv = reallocarray(inodes, nc, sizeof(*nv));
+			if (!nv)
+				break;
+			inodes = nv;
+			cap = nc;
+		}
+		inodes[n++] = ino;
+	}
+	fclose(f);
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	for (struct dirent *de; !found && (de = readdir(d));) {
+		char link[64];
+		unsigned long ino;
+		ssize_t k = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (k <= 0)
+			continue;
+		link[k] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		for (size_t i = 0; i < n && !found; i++)
+			found = inodes[i] == ino;
+	}
+	closedir(d);
+	return found;
+}
+
 int kaudit_open(struct kaudit **ret, const char **ret_error)
 {
 	char buf[KAUDIT_BUF];
@@ -115,7 +171,7 @@ int kaudit_open(struct kaudit **ret, const char **ret_error)
 		kaudit_close(k);
 		return -ENOTCONN;
 	}
-	if (kill((pid_t)st.pid, 0) < 0 && errno == ESRCH) {
+	if (!holds_audit_socket((pid_t)st.pid)) {
 		/* a daemon killed outright stays registered until the kernel
 		 * next fails to deliver to it; the records would then go to the
 		 * ring buffer, like with none */

@@ -45,8 +45,23 @@ stale=$(auditctl -s | awk '/^pid / {print $2}')
 out=$(timeout 20 "$T/bin/dumpgated" --config "$CONF" --foreground 2>&1); rc=$?
 is "$rc" 1 "with a killed audit daemon still registered a required gate refuses to start"
 like "$out" "audit daemon registered with the kernel is no longer running" "the message says the registered daemon is gone"
+# ... also when its pid now belongs to another process (pids wrap): make
+# the next pid the stale one, through ns_last_pid
+impostor=
+for _ in $(seq 1 20); do
+  echo $((stale - 1)) > /proc/sys/kernel/ns_last_pid 2>/dev/null || break
+  sleep 300 &
+  [ "$!" = "$stale" ] && { impostor=$!; break; }
+  kill "$!"
+done
+[ -n "$impostor" ] || bail "could not start a process with the stale pid $stale"
+on_exit "kill $impostor 2>/dev/null"
+out=$(timeout 20 "$T/bin/dumpgated" --config "$CONF" --foreground 2>&1); rc=$?
+is "$rc" 1 "with the stale pid reused by another process (sleep) a required gate still refuses to start"
+like "$out" "audit daemon registered with the kernel is no longer running" "... naming the same reason"
 bash "$DG_SRC/scripts/auditd-up" >/dev/null
-ok $? "auditd-up replaces the stale registration"
+ok $? "auditd-up replaces the stale registration, though its pid is alive"
+kill "$impostor" 2>/dev/null
 now=$(auditctl -s | awk '/^pid / {print $2}')
 [ "$now" != "$stale" ] && [ "${now:-0}" != 0 ]
 ok $? "a new audit daemon is registered ($stale -> $now)"

@@ -515,7 +515,8 @@ int release_build(const struct release_input *in, char *why, size_t why_len)
 				close(mfd);
 			/* a marker left behind would say "renamed" after a
 			 * crash, for a release that never was */
-			(void)unlinkat(in->marker_dirfd, in->id, 0);
+			if (unlinkat(in->marker_dirfd, in->id, 0) == 0)
+				(void)fsync(in->marker_dirfd);
 			say(why, why_len, "cannot write the release marker: %s", errstr(r));
 			goto fail;
 		}

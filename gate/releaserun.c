@@ -115,6 +115,12 @@ static void record_end(struct monitor *m, const char *id, const char *event, jso
 		/* the log says how it ended: the marker has done its job */
 		if (unlinkat(m->releasing_dirfd, id, 0) == 0)
 			(void)fsync(m->releasing_dirfd);
+	} else {
+		/* not recorded (the log's disk may be full): tried again after
+		 * release_retry, not at every tick */
+		struct transfer *t = transfer_find(&m->table, id);
+		if (t)
+			t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
 	}
 	json_decref(d);
 }
@@ -207,13 +213,7 @@ static void start(struct monitor *m, struct transfer *t)
 		const struct profile *p = config_profile(m->cfg, t->profile);
 		char file[RELEASE_NAME_MAX + 1];
 		if (!p) {
-			/* approved -> failed is not a transition; release
-			 * into nowhere is not either: record where it stops */
-			json_t *d = json_pack("{s:s, s:s, s:o}", "destination", t->profile, "file", t->name, "manifest",
-					      json_object());
-			if (monitor_record(m, "releasing", id, NULL, d) == 0)
-				fail(m, id, "its profile %s no longer exists, so it has no destination", t->profile);
-			json_decref(d);
+			fail(m, id, "its profile %s no longer exists, so it has no destination", t->profile);
 			return;
 		}
 		release_sanitize_name(t->name, file);
@@ -230,6 +230,13 @@ static void start(struct monitor *m, struct transfer *t)
 		}
 		t = transfer_find(&m->table, id);
 	} else {
+		/* a release the gate once recorded `releasing` with an empty
+		 * manifest (before it failed for want of a profile) is not
+		 * built: its destination is only the profile's name */
+		if (json_object_size(t->release_manifest) == 0) {
+			fail(m, id, "its releasing record has no manifest (its profile %s no longer existed)", t->profile);
+			return;
+		}
 		/* a restart: the rename is the last step */
 		r = release_renamed(m->outbox_dirfd, m->releasing_dirfd, t->release_dest, id);
 		if (r == 1) {
@@ -300,8 +307,17 @@ bool releaserun_stoppable(const struct monitor *m, const struct transfer *t, con
 		*ret_why = "is approved and being released";
 		return false;
 	}
-	if (t->state == TS_RELEASING && m->release && strcmp(m->release->id, t->id) == 0) {
-		*ret_why = "waits for room in the outbox, and its release is being tried again right now (try again in a moment)";
+	if (t->state != TS_RELEASING)
+		return true;
+	if (m->release && strcmp(m->release->id, t->id) == 0) {
+		*ret_why = "waits for room in the outbox, and its release is being tried again right now (try again "
+			   "when that try has ended)";
+		return false;
+	}
+	/* a try may have got it into the outbox after all, with the
+	 * `released` record still to be written (a full log, or a crash) */
+	if (release_renamed(m->outbox_dirfd, m->releasing_dirfd, t->release_dest, t->id) != 0) {
+		*ret_why = "is in the outbox already (or the gate cannot tell), though not yet recorded released";
 		return false;
 	}
 	return true;

@@ -16,7 +16,10 @@
 # - a full audit log: a change that cannot be recorded does not happen
 #   (withdraw refused with code audit, the transfer still pending), the
 #   log is cut back to its last whole record and still verifies, the gate
-#   keeps serving; with room again the same change goes through.
+#   keeps serving; with room again the same change goes through.  A
+#   release that gets into the outbox while its `released` record cannot
+#   be written is not withdrawn or denied (busy), and is recorded released
+#   once the log has room.
 . "$DG_SRC/tests/lib/lib.sh"
 
 gate_init
@@ -30,14 +33,14 @@ tiny() { # tiny DIR SIZE MODE: a tmpfs of its own at DIR
 }
 on_exit 'gate_stop; for d in "${mounts[@]}"; do umount -l "$d"; done'
 tiny "$S" 8m 0700
-tiny "$S/spool" 512k 0700
+tiny "$S/spool" 768k 0700
 tiny "$S/outbox" 64k 0755
 gate_start || bail "dumpgated did not start"
 enroll dg-bob bob >/dev/null || bail "cannot enrol bob's softkey"
 
 # ---- a full spool
 big=$T/files/big.log
-seq 1 60000 | sed 's/^/line /' > "$big"; chmod 644 "$big"   # ~700 KB: more than the spool holds
+seq 1 80000 | sed 's/^/line /' > "$big"; chmod 644 "$big"   # ~900 KB: more than the spool holds, less than max_size
 before=$(audit_seq)
 out=$(dg dg-alice submit --profile logs --reason "INC-9 too big for the spool" "$big" 2>&1)
 rc=$?
@@ -131,6 +134,15 @@ for k in 1 2 3 4; do
   x=$(submit_pending dg-alice logs "$small" "INC-10 log $k") || bail "no pending transfer $k"
   ids+=("$x")
 done
+# a release that waits for room in the outbox
+mount -o remount,size=256k "$S/outbox" || bail "cannot shrink the outbox"
+f4=$T/files/d4.log
+seq 1 14000 | sed 's/^/4 /' > "$f4"; chmod 644 "$f4"
+id4=$(submit_pending dg-alice logs "$f4" "INC-11 waits") || bail "no pending transfer 4"
+approve dg-bob "$id4" bob >/dev/null 2>&1 || bail "dg-bob cannot approve $id4"
+for _ in $(seq 1 100); do [ -n "$(waiting "$id4")" ] && break; sleep 0.1; done
+like "$(waiting "$id4")" "No space left" "another release waits for room in the outbox"
+
 dd if=/dev/zero of="$S/filler" bs=4k status=none 2>/dev/null
 # What is left is the rest of the log's last page: audited refusals (bigger
 # records than withdrawn) use most of it up, then withdraws the rest.
@@ -158,7 +170,29 @@ ok $? "the log still verifies ($out)"
 "$T/bin/dumpgate" status >/dev/null 2>&1
 ok $? "the gate keeps serving"
 
+# The outbox gets room, the log has none: the next try renames the release
+# into place, and its `released` record (longer than a withdrawn one)
+# cannot be written.
+mount -o remount,size=2m "$S/outbox" || bail "cannot grow the outbox"
+for _ in $(seq 1 100); do [ -d "$S/outbox/logs/$id4" ] && break; sleep 0.1; done
+[ -d "$S/outbox/logs/$id4" ]
+ok $? "the waiting release is renamed into the outbox"
+sleep 1.5
+is "$(tfield "$id4" state)" releasing "it is still releasing: released could not be recorded"
+out=$(dg dg-alice withdraw "$id4" 2>&1)
+rc=$?
+is "$rc" 1 "the requester cannot withdraw a release that is in the outbox"
+like "$out" "is in the outbox already" "... the gate says it is out already ($out)"
+out=$(dg dg-bob deny "$id4" --reason "too late" 2>&1)
+rc=$?
+is "$rc" 1 "an approver cannot deny it either"
+like "$out" "is in the outbox already" "... for the same reason"
+
 rm -f "$S/filler"
+st=$(await_state "$id4" released 30)
+is "$st" released "with room in the log it is recorded released"
+out=$(verify_release "$(release_dir "$id4")")
+ok $? "... and that release verifies ($out)"
 out=$(dg dg-alice withdraw "$victim" 2>&1)
 ok $? "with room again the withdraw goes through ($out)"
 is "$(tfield "$victim" state)" withdrawn "the transfer is withdrawn"
@@ -166,6 +200,6 @@ out=$(dg dg-admin audit verify 2>&1)
 ok $? "the log verifies ($out)"
 gate_stop
 gate_start || bail "dumpgated did not restart"
-is "$(tfield "$id" state) $(tfield "$idw" state) $(tfield "$idd" state) $(tfield "$victim" state)" \
-  "released withdrawn denied withdrawn" "a restart replays them all"
+is "$(tfield "$id" state) $(tfield "$idw" state) $(tfield "$idd" state) $(tfield "$victim" state) $(tfield "$id4" state)" \
+  "released withdrawn denied withdrawn released" "a restart replays them all"
 done_testing

@@ -35,6 +35,7 @@
 
 #include "audit.h"
 #include "client.h"
+#include "ktrail.h"
 #include "verify.h"
 #include "dg-config.h"
 #include "proto.h"
@@ -55,7 +56,7 @@ static const char usage_wait[] = "usage: dumpgate [--socket PATH] wait ID [--tim
 static const char usage_withdraw[] = "usage: dumpgate [--socket PATH] withdraw ID\n";
 static const char usage_status[] = "usage: dumpgate [--socket PATH] status\n";
 static const char usage_audit[] = "usage: dumpgate [--socket PATH] audit show [--json]\n"
-				  "       dumpgate [--socket PATH] audit verify [PATH]\n";
+				  "       dumpgate [--socket PATH] audit verify [PATH] [--kernel-trail FILE]...\n";
 static const char usage_approve[] = "usage: dumpgate [--socket PATH] approve ID [--sha256 HEX] [--otp-stdin]\n";
 static const char usage_deny[] = "usage: dumpgate [--socket PATH] deny ID --reason TEXT\n";
 static const char usage_token[] =
@@ -88,8 +89,11 @@ static const char usage_text[] =
 	"  deny ID --reason TEXT deny a transfer that waits for approval\n"
 	"  status                show the gate's status\n"
 	"  audit show [--json]   print the audit log\n"
-	"  audit verify [PATH]   verify the audit log's hash chain (fetched from the\n"
-	"                        gate, or read from PATH)\n"
+	"  audit verify [PATH] [--kernel-trail FILE]...\n"
+	"                        verify the audit log's hash chain (fetched from the\n"
+	"                        gate, or read from PATH); with --kernel-trail, also\n"
+	"                        that auditd's log FILE holds every line (a log\n"
+	"                        rewritten or cut short fails)\n"
 	"  token enroll --user ACCOUNT [--public-id MODHEX] [--aes-key-file (FILE | -)]\n"
 	"               [--otp-stdin]\n"
 	"                        enrol a YubiKey for ACCOUNT (admins): the AES key\n"
@@ -1090,12 +1094,91 @@ static int audit_data(const uint8_t *p, size_t n, void *userdata, const char **r
 	return 0;
 }
 
-static int audit_verify(const char *sockpath, const char *path)
+/* audit verify's callback: each good line against the kernel trail */
+static int kcheck_cb(json_t *record, const char sha256[65], void *userdata)
+{
+	json_t *seq = json_object_get(record, "seq"), *event = json_object_get(record, "event");
+
+	kcheck_line(userdata, json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0,
+		    json_is_string(event) ? json_string_value(event) : "?", sha256);
+	return 0;
+}
+
+/* The verdict of the kernel trail on a log whose chain is intact. */
+static int kernel_verdict(const struct kcheck *c, const struct ktrail *k, size_t nfiles)
+{
+	const struct kentry *first;
+	uint64_t beyond = kcheck_beyond(c, &first);
+	int rc = 0;
+
+	if (c->found == 0) {
+		client_errorf("audit log FAILED verification against the kernel audit trail: none of its %" PRIu64
+			      " records is in the %zu file%s given (%zu dumpgate records there); the log was rewritten, "
+			      "or the files are not the trail of this gate's kernel_audit",
+			      c->lines, nfiles, nfiles == 1 ? "" : "s", k->n);
+		return 1;
+	}
+	if (c->missing > 0) {
+		client_errorf("audit log FAILED verification against the kernel audit trail: line %" PRIu64 " (seq %" PRIu64
+			      ", event %s) is not in the kernel audit trail%s: %s",
+			      c->miss_line, c->miss_seq, c->miss_event,
+			      c->missing == 1 ? "" : c->missing == c->lines - c->miss_line + 1 ? ", nor is any line after it"
+											  : ", nor are some later lines",
+			      c->miss_replaced ? "the trail has another record in its place, so the line was changed "
+						 "after the gate wrote it"
+					       : "the line was added or changed after the gate wrote it, or the kernel "
+						 "lost the record (auditctl -s: lost)");
+		if (c->missing > 1 && c->missing < c->lines - c->miss_line + 1)
+			client_errorf("(%" PRIu64 " of lines %" PRIu64 "-%" PRIu64 " are missing from the trail; the others "
+				      "are there)",
+				      c->missing, c->miss_line, c->lines);
+		rc = 1;
+	}
+	if (beyond > 0) {
+		client_errorf("audit log FAILED verification against the kernel audit trail: the trail has %" PRIu64
+			      " record%s chained after the log's last line (from seq %" PRIu64 ", event %s): the log "
+			      "was cut short%s",
+			      beyond, beyond == 1 ? "" : "s", first->seq, first->event,
+			      beyond == 1 ? ", or the gate's last write failed (its own log then says \"cannot append\")"
+					  : "");
+		rc = 1;
+	}
+	if (rc)
+		return rc;
+	printf("kernel audit trail: lines %" PRIu64 "-%" PRIu64 " found, none after the last", c->first_found,
+	       c->lines);
+	if (c->first_found > 1)
+		printf("; lines 1-%" PRIu64 " are older than the trail given", c->first_found - 1);
+	if (c->unwritten > 0)
+		printf("; %" PRIu64 " record%s mirrored but never written (a failed write, replaced by the next line)",
+		       c->unwritten, c->unwritten == 1 ? "" : "s");
+	printf("\n");
+	return 0;
+}
+
+static int audit_verify(const char *sockpath, const char *path, char **trails, size_t ntrails)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *error = NULL;
+	_cleanup_(ktrail_free) struct ktrail k = { 0 };
+	struct kcheck kc;
 	uint64_t count = 0;
 	int rc;
+
+	/* the trail first: a file that cannot be read is said before the
+	 * log is fetched */
+	for (size_t i = 0; i < ntrails; i++) {
+		_cleanup_free_ char *why = NULL;
+		rc = ktrail_load(&k, trails[i], &why);
+		if (rc < 0) {
+			_cleanup_free_ char *e = client_escape(why ? why : trails[i], 4096);
+			client_errorf("kernel trail: %s", e);
+			return 1;
+		}
+	}
+	if (ntrails > 0 && ktrail_index(&k) < 0)
+		client_oom();
+	kcheck_init(&kc, &k);
 
 	if (path) {
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -1126,7 +1209,7 @@ static int audit_verify(const char *sockpath, const char *path)
 			return 1;
 		}
 	}
-	rc = audit_verify_fd(fd, &count, &error);
+	rc = audit_verify_fd_lines(fd, ntrails > 0 ? kcheck_cb : NULL, &kc, &count, &error);
 	if (rc == -EBADMSG) {
 		_cleanup_free_ char *e = client_escape(error ? error : "unknown damage", 4096);
 		client_errorf("audit log FAILED verification: %s", e);
@@ -1137,14 +1220,18 @@ static int audit_verify(const char *sockpath, const char *path)
 		return 1;
 	}
 	printf("audit log verified: %" PRIu64 " records, chain intact\n", count);
-	return 0;
+	fflush(stdout);
+	return ntrails > 0 ? kernel_verdict(&kc, &k, ntrails) : 0;
 }
 
 static int cmd_audit(const char *sockpath, int argc, char **argv)
 {
 	static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
+					    { "kernel-trail", required_argument, NULL, 'k' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
+	char *trails[64];
+	size_t ntrails = 0;
 	bool as_json = false;
 	const char *sub;
 	int c, rc;
@@ -1171,6 +1258,13 @@ static int cmd_audit(const char *sockpath, int argc, char **argv)
 				break;
 			}
 			return usage_error(usage_audit, "audit verify takes no --json");
+		case 'k':
+			if (strcmp(sub, "verify") != 0)
+				return usage_error(usage_audit, "audit show takes no --kernel-trail");
+			if (ntrails == ELEMENTSOF(trails))
+				return usage_error(usage_audit, "at most %zu --kernel-trail files", ELEMENTSOF(trails));
+			trails[ntrails++] = optarg;
+			break;
 		case 'h':
 			fputs(usage_audit, stdout);
 			return 0;
@@ -1182,7 +1276,7 @@ static int cmd_audit(const char *sockpath, int argc, char **argv)
 	if (strcmp(sub, "verify") == 0) {
 		if (argc - optind > 1)
 			return usage_error(usage_audit, "audit verify takes at most one PATH");
-		return audit_verify(sockpath, optind < argc ? argv[optind] : NULL);
+		return audit_verify(sockpath, optind < argc ? argv[optind] : NULL, trails, ntrails);
 	}
 
 	if (optind != argc)

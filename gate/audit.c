@@ -633,14 +633,34 @@ int audit_replay(struct audit_log *a, audit_record_cb cb, void *userdata)
 	return r;
 }
 
+struct line_adapter {
+	const struct chain *c;
+	audit_line_cb cb;
+	void *userdata;
+};
+
+/* walk() hashes each line into c->head before it calls back */
+static int line_adapter_cb(json_t *record, void *userdata)
+{
+	struct line_adapter *a = userdata;
+
+	return a->cb(record, a->c->head, a->userdata);
+}
+
 int audit_verify_fd(int fd, uint64_t *ret_count, char **ret_error)
+{
+	return audit_verify_fd_lines(fd, NULL, NULL, ret_count, ret_error);
+}
+
+int audit_verify_fd_lines(int fd, audit_line_cb cb, void *userdata, uint64_t *ret_count, char **ret_error)
 {
 	_cleanup_free_ char *what = NULL;
 	struct chain c;
+	struct line_adapter a = { .c = &c, .cb = cb, .userdata = userdata };
 	int r;
 
 	chain_init(&c);
-	r = walk(fd, &c, NULL, NULL, &what);
+	r = walk(fd, &c, cb ? line_adapter_cb : NULL, &a, &what);
 	if (r == -EBADMSG)
 		set_msg(ret_error, "line %" PRIu64 ": %s", c.lines + 1, what ? what : "bad record");
 	else if (r < 0)

@@ -73,3 +73,7 @@ int audit_replay(struct audit_log *a, audit_record_cb cb, void *userdata);
  * success *ret_count is the number of records.  A torn last line is an
  * error here ("line N: torn (no final newline)"). */
 int audit_verify_fd(int fd, uint64_t *ret_count, char **ret_error);
+/* The same, calling cb for each good line with its record and the SHA-256
+ * of its bytes (hex); a non-zero return from cb stops and is returned. */
+typedef int (*audit_line_cb)(json_t *record, const char sha256[65], void *userdata);
+int audit_verify_fd_lines(int fd, audit_line_cb cb, void *userdata, uint64_t *ret_count, char **ret_error);

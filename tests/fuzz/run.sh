@@ -17,13 +17,14 @@ case $name in
   pem|der|openssh|jwk)
              srcs="gate/scan/keyutil.c gate/scan/det-pem.c gate/scan/det-der.c gate/scan/det-openssh.c gate/scan/det-jwk.c gate/scan/det-cloud-sa.c gate/util.c" ;;
   proto)     srcs="gate/proto.c gate/util.c" ;;
+  ktrail)    srcs="agent/ktrail.c gate/util.c" ;;
   *) echo "1..0 # SKIP unknown fuzz target $name"; exit 0 ;;
 esac
 command -v clang >/dev/null || { echo "not ok 1 - clang missing (scripts/setup installs it)"; echo 1..1; exit 1; }
 
 cd "$src"
 if ! clang -std=c17 -D_GNU_SOURCE -DDG_LIBFUZZER -g -O1 -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -I gate -I gate/scan -I "$build" \
+    -fno-sanitize-recover=undefined -I gate -I gate/scan -I agent -I "$build" \
     "tests/fuzz/fuzz-$name.c" $srcs $libs -o "$work/fuzz" 2>"$work/cc.log"; then
   echo "not ok 1 - fuzz-$name builds with libFuzzer"; sed 's/^/# /' "$work/cc.log" | head -30; echo 1..1; exit 1
 fi

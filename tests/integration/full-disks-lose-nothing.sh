@@ -202,4 +202,9 @@ gate_stop
 gate_start || bail "dumpgated did not restart"
 is "$(tfield "$id" state) $(tfield "$idw" state) $(tfield "$idd" state) $(tfield "$victim" state) $(tfield "$id4" state)" \
   "released withdrawn denied withdrawn released" "a restart replays them all"
+kernel_trail "$T/trail" || bail "the gate's last record did not reach the kernel audit trail"
+out=$("$T/bin/dumpgate" audit verify "$S/audit.log" --kernel-trail "$T/trail" 2>&1)
+ok $? "the log verifies against the kernel audit trail ($out)"
+like "$out" "[0-9]+ records? mirrored but never written" \
+  "the records mirrored before writes that failed are counted, not taken for tampering"
 done_testing

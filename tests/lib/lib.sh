@@ -419,6 +419,22 @@ submit_pending() {
   echo "$id"
 }
 
+# kernel_trail OUT: the kernel audit trail as an auditor gets it: the
+# dumpgate lines of auditd's files (/var/log/audit/audit.log*), once the
+# gate's last record has reached them (auditd writes asynchronously);
+# status 1 when it did not within 10 s
+kernel_trail() {
+  local last
+  last=$(tail -n 1 "$T/state/audit.log" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+  for _ in $(seq 1 100); do
+    grep -qs "line_sha256=$last" /var/log/audit/audit.log && break
+    sleep 0.1
+  done
+  grep -hs 'op=dumpgate ' /var/log/audit/audit.log* > "$1"
+  chmod 644 "$1"
+  grep -q "line_sha256=$last" "$1"
+}
+
 # The outbox is $T/state/outbox (outbox_dir defaults to STATE/outbox).
 # release_dir ID: the directory of its release, from `show --json`
 release_dir() { echo "$T/state/outbox/$(tfield "$1" release.path)"; }

@@ -1098,29 +1098,49 @@ static int audit_data(const uint8_t *p, size_t n, void *userdata, const char **r
 static int kcheck_cb(json_t *record, const char sha256[65], void *userdata)
 {
 	json_t *seq = json_object_get(record, "seq"), *event = json_object_get(record, "event");
+	json_t *key = json_object_get(json_object_get(record, "details"), "signing_key_sha256");
 
 	kcheck_line(userdata, json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0,
-		    json_is_string(event) ? json_string_value(event) : "?", sha256);
+		    json_is_string(event) ? json_string_value(event) : "?", sha256,
+		    json_is_string(key) ? json_string_value(key) : NULL);
 	return 0;
 }
+
+#define KFAILED "audit log FAILED verification against the kernel audit trail: "
 
 /* The verdict of the kernel trail on a log whose chain is intact. */
 static int kernel_verdict(const struct kcheck *c, const struct ktrail *k, size_t nfiles)
 {
-	const struct kentry *first;
-	uint64_t beyond = kcheck_beyond(c, &first);
+	const struct kentry *first, *same_first;
+	uint64_t beyond = kcheck_beyond(c, &first), same, other;
 	int rc = 0;
 
+	kcheck_other_logs(c, &same, &other, &same_first);
+	if (k->malformed > 0)
+		client_errorf("note: %" PRIu64 " op=dumpgate record%s in the trail could not be read (cut short?) and "
+			      "%s not used",
+			      k->malformed, k->malformed == 1 ? "" : "s", k->malformed == 1 ? "was" : "were");
+	if (k->conflicts > 0) {
+		client_errorf(KFAILED "the trail has %" PRIu64 " line%s with two different records (the first: SHA-256 "
+				      "%.16s…, seq %" PRIu64 ", event %s): records were sent to the kernel by someone "
+				      "other than the gate, so the trail proves nothing",
+			      k->conflicts, k->conflicts == 1 ? "" : "s", k->conflict.sha, k->conflict.seq,
+			      k->conflict.event);
+		return 1;
+	}
+	if (c->lines == 0) {
+		client_errorf(KFAILED "the log is empty");
+		return 1;
+	}
 	if (c->found == 0) {
-		client_errorf("audit log FAILED verification against the kernel audit trail: none of its %" PRIu64
-			      " records is in the %zu file%s given (%zu dumpgate records there); the log was rewritten, "
-			      "or the files are not the trail of this gate's kernel_audit",
+		client_errorf(KFAILED "none of its %" PRIu64 " records is in the %zu file%s given (%zu dumpgate records "
+				      "there); the log was rewritten, or the files are not the trail of this gate's "
+				      "kernel_audit",
 			      c->lines, nfiles, nfiles == 1 ? "" : "s", k->n);
 		return 1;
 	}
 	if (c->missing > 0) {
-		client_errorf("audit log FAILED verification against the kernel audit trail: line %" PRIu64 " (seq %" PRIu64
-			      ", event %s) is not in the kernel audit trail%s: %s",
+		client_errorf(KFAILED "line %" PRIu64 " (seq %" PRIu64 ", event %s) is not in the kernel audit trail%s: %s",
 			      c->miss_line, c->miss_seq, c->miss_event,
 			      c->missing == 1 ? "" : c->missing == c->lines - c->miss_line + 1 ? ", nor is any line after it"
 											  : ", nor are some later lines",
@@ -1134,10 +1154,29 @@ static int kernel_verdict(const struct kcheck *c, const struct ktrail *k, size_t
 				      c->missing, c->miss_line, c->lines);
 		rc = 1;
 	}
+	/* a branch where a line was changed is the original of the changed
+	 * lines, said above */
+	if (c->forks > 0 && !(c->missing > 0 && c->miss_replaced && c->fork_line == c->miss_line)) {
+		client_errorf(KFAILED "the trail has %" PRIu64 " record%s chained after line %" PRIu64 " that the log "
+				      "does not have (from seq %" PRIu64 ", event %s): the log was cut there and the gate "
+				      "restarted%s",
+			      c->fork_len, c->fork_len == 1 ? "" : "s", c->fork_line - 1, c->fork.seq, c->fork.event,
+			      c->fork_len == 1 ? ", or the gate died (or could not write) between sending that record to "
+						 "the kernel and writing it, before that restart: see the gate's own log there"
+					       : "");
+		if (c->forks > 1)
+			client_errorf("(%" PRIu64 " such branches in all)", c->forks);
+		rc = 1;
+	}
+	if (same > 0) {
+		client_errorf(KFAILED "the trail holds %" PRIu64 " other log%s of this gate (a first line naming the same "
+				      "signing key %.16s…, SHA-256 %.16s…): this log replaced %s",
+			      same, same == 1 ? "" : "s", c->key, same_first->sha, same == 1 ? "it" : "them");
+		rc = 1;
+	}
 	if (beyond > 0) {
-		client_errorf("audit log FAILED verification against the kernel audit trail: the trail has %" PRIu64
-			      " record%s chained after the log's last line (from seq %" PRIu64 ", event %s): the log "
-			      "was cut short%s",
+		client_errorf(KFAILED "the trail has %" PRIu64 " record%s chained after the log's last line (from seq "
+				      "%" PRIu64 ", event %s): the log was cut short%s",
 			      beyond, beyond == 1 ? "" : "s", first->seq, first->event,
 			      beyond == 1 ? ", or the gate's last write failed (its own log then says \"cannot append\")"
 					  : "");
@@ -1152,6 +1191,9 @@ static int kernel_verdict(const struct kcheck *c, const struct ktrail *k, size_t
 	if (c->unwritten > 0)
 		printf("; %" PRIu64 " record%s mirrored but never written (a failed write, replaced by the next line)",
 		       c->unwritten, c->unwritten == 1 ? "" : "s");
+	if (other > 0)
+		printf("; %" PRIu64 " other gate%s' logs in the trail (other signing keys) not checked", other,
+		       other == 1 ? "" : "s");
 	printf("\n");
 	return 0;
 }

@@ -4,13 +4,16 @@
  *   type=TRUSTED_APP msg=audit(1795900233.413:48049): pid=7605 uid=0 …
  *     msg='op=dumpgate seq=74 event=gate_started transfer=none
  *     line_sha256=<64 hex> prev=<64 hex> data=<hex of the line>'
- * (one line; an enriched log appends fields after the closing quote).
+ * (one line; an enriched log appends fields after the closing quote; a
+ * log gathered from several hosts starts each line with node=HOST).
  * Only records of type TRUSTED_APP (1121) count: sending one needs
- * CAP_AUDIT_WRITE, and only the fields before data= are read.
+ * CAP_AUDIT_WRITE.  The fields before data= are read, and data= itself
+ * only for a log's first line, for the signing key it names.
  */
 #include "ktrail.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +84,21 @@ static bool parse_record(const char *s, const char *end, struct kentry *e)
 		return false;
 	memcpy(e->prev, v, 64);
 	e->prev[64] = '\0';
+	/* a log's first line: which gate (by its signing key) */
+	if (e->seq == 1 && strcmp(e->event, "gate_started") == 0 && field(&s, end, "data", &v, &n) && n % 2 == 0 &&
+	    n > 0) {
+		_cleanup_free_ char *hex = strndup(v, n);
+		_cleanup_free_ uint8_t *line = malloc(n / 2);
+		json_t *rec, *key;
+		if (hex && line && hex_decode(hex, line, n / 2) == 0 &&
+		    (rec = json_loadb((const char *)line, n / 2, 0, NULL))) {
+			key = json_object_get(json_object_get(rec, "details"), "signing_key_sha256");
+			if (json_is_string(key) && strlen(json_string_value(key)) == 64 &&
+			    is_lower_hex(json_string_value(key), 64))
+				memcpy(e->key, json_string_value(key), 65);
+			json_decref(rec);
+		}
+	}
 	return true;
 }
 
@@ -90,6 +108,13 @@ static int parse_line(const char *line, size_t len, struct kentry *e)
 	static const char start[] = " msg='op=dumpgate ";
 	const char *end = line + len, *s, *q;
 
+	if (len > 5 && memcmp(line, "node=", 5) == 0) {
+		const char *sp = memchr(line, ' ', len);
+		if (!sp)
+			return 0;
+		len -= (size_t)(sp + 1 - line);
+		line = sp + 1;
+	}
 	if (!(len > 17 && memcmp(line, "type=TRUSTED_APP ", 17) == 0) &&
 	    !(len > 19 && memcmp(line, "type=UNKNOWN[1121] ", 19) == 0))
 		return 0;
@@ -170,11 +195,21 @@ int ktrail_index(struct ktrail *k)
 	if (k->n == 0)
 		return 0;
 	qsort(k->v, k->n, sizeof(*k->v), by_sha);
-	/* the same record twice (a file given twice, a copy): keep one */
+	/* the same record twice (a file given twice, a copy): keep one; two
+	 * different records for one line: one of them was sent by someone
+	 * else (the hash covers the line, seq and prev included) */
 	size_t w = 1;
-	for (size_t i = 1; i < k->n; i++)
-		if (strcmp(k->v[i].sha, k->v[w - 1].sha) != 0)
-			k->v[w++] = k->v[i];
+	for (size_t i = 1; i < k->n; i++) {
+		const struct kentry *a = &k->v[w - 1], *b = &k->v[i];
+		if (strcmp(a->sha, b->sha) != 0) {
+			k->v[w++] = *b;
+			continue;
+		}
+		if (a->seq != b->seq || strcmp(a->prev, b->prev) != 0 || strcmp(a->event, b->event) != 0) {
+			if (k->conflicts++ == 0)
+				k->conflict = *b;
+		}
+	}
 	k->n = w;
 	free(k->by_prev);
 	k->by_prev = calloc(k->n, sizeof(*k->by_prev));
@@ -223,37 +258,80 @@ static const struct kentry *const *after(const struct ktrail *k, const char sha[
 	return k->by_prev ? k->by_prev + first : NULL;
 }
 
+/* Records chained after sha, following the first successor each time
+ * (bounded: each step is a distinct record); *ret_first the first. */
+static uint64_t chain_after(const struct ktrail *k, const char sha[65], const struct kentry **ret_first)
+{
+	const struct kentry *const *succ;
+	char cur[65];
+	uint64_t count = 0;
+	size_t n;
+
+	if (ret_first)
+		*ret_first = NULL;
+	memcpy(cur, sha, sizeof(cur));
+	while (count < k->n && (succ = after(k, cur, &n)) && n > 0) {
+		if (ret_first && !*ret_first)
+			*ret_first = succ[0];
+		count++;
+		memcpy(cur, succ[0]->sha, sizeof(cur));
+	}
+	return count;
+}
+
 void kcheck_init(struct kcheck *c, const struct ktrail *k)
 {
 	*c = (struct kcheck){ .k = k };
 	memcpy(c->prev_sha, ZERO_HASH, sizeof(c->prev_sha));
 }
 
-void kcheck_line(struct kcheck *c, uint64_t seq, const char *event, const char sha[65])
+void kcheck_line(struct kcheck *c, uint64_t seq, const char *event, const char sha[65], const char *key)
 {
 	const struct kentry *e = find(c->k, sha);
-	const struct kentry *const *succ;
-	size_t n;
+	const struct kentry *const *succ = NULL;
+	size_t n = 0;
 
 	c->lines++;
-	/* the successors of a line the trail has are this log's own (the
-	 * hash covers the line): any besides this one are failed writes, or
-	 * the record this line replaced */
-	succ = c->prev_found ? after(c->k, c->prev_sha, &n) : NULL;
-	if (!succ)
-		n = 0;
+	if (c->lines == 1) {
+		memcpy(c->first_sha, sha, sizeof(c->first_sha));
+		if (key)
+			snprintf(c->key, sizeof(c->key), "%s", key);
+	}
+	/* The records chained after a line the trail has are this log's own
+	 * (the hash covers the line).  Besides this line, the one kind a
+	 * working gate leaves is a failed write: a single record of the same
+	 * seq that nothing follows, replaced by this line -- unless this line
+	 * is a start, which is also what a log cut short and restarted looks
+	 * like.  Anything else is a branch the log does not have.  (After
+	 * line 0 the records are every log's first: see kcheck_other_logs.) */
+	if (c->prev_found && c->lines > 1)
+		succ = after(c->k, c->prev_sha, &n);
+	for (size_t i = 0; succ && i < n; i++) {
+		const struct kentry *s = succ[i];
+		uint64_t len;
+		if (strcmp(s->sha, sha) == 0)
+			continue;
+		len = 1 + chain_after(c->k, s->sha, NULL);
+		if (len == 1 && s->seq == seq && strcmp(event, "gate_started") != 0) {
+			c->unwritten++;
+			continue;
+		}
+		if (c->forks++ == 0) {
+			c->fork_line = c->lines;
+			c->fork_len = len;
+			c->fork = *s;
+		}
+	}
 	if (e) {
 		c->found++;
 		if (!c->first_found)
 			c->first_found = c->lines;
-		if (n > 0)
-			c->unwritten += n - 1;
 	} else if (c->first_found) {
 		if (c->missing++ == 0) {
 			c->miss_line = c->lines;
 			c->miss_seq = seq;
 			snprintf(c->miss_event, sizeof(c->miss_event), "%s", event);
-			for (size_t i = 0; i < n; i++)
+			for (size_t i = 0; succ && i < n; i++)
 				c->miss_replaced |= succ[i]->seq == seq;
 		}
 	}
@@ -263,21 +341,32 @@ void kcheck_line(struct kcheck *c, uint64_t seq, const char *event, const char s
 
 uint64_t kcheck_beyond(const struct kcheck *c, const struct kentry **ret_first)
 {
-	const struct kentry *const *succ;
-	char cur[65];
-	uint64_t count = 0;
-	size_t n;
-
 	*ret_first = NULL;
 	if (!c->prev_found)
 		return 0;
-	memcpy(cur, c->prev_sha, sizeof(cur));
-	/* follow the chain (bounded: each step is a distinct record) */
-	while (count < c->k->n && (succ = after(c->k, cur, &n)) && n > 0) {
-		if (!*ret_first)
-			*ret_first = succ[0];
-		count++;
-		memcpy(cur, succ[0]->sha, sizeof(cur));
+	return chain_after(c->k, c->prev_sha, ret_first);
+}
+
+void kcheck_other_logs(const struct kcheck *c, uint64_t *ret_same, uint64_t *ret_other, const struct kentry **ret_first)
+{
+	const struct kentry *const *firsts;
+	size_t n;
+
+	*ret_same = *ret_other = 0;
+	*ret_first = NULL;
+	firsts = after(c->k, ZERO_HASH, &n);
+	for (size_t i = 0; firsts && i < n; i++) {
+		const struct kentry *s = firsts[i];
+		if (strcmp(s->sha, c->first_sha) == 0)
+			continue;
+		if (c->key[0] && strcmp(s->key, c->key) == 0) {
+			/* a first start whose record could not be written */
+			if (chain_after(c->k, s->sha, NULL) == 0)
+				continue;
+			if ((*ret_same)++ == 0)
+				*ret_first = s;
+		} else {
+			(*ret_other)++;
+		}
 	}
-	return count;
 }

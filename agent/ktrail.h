@@ -8,9 +8,15 @@
  * gate's log with a consistent hash chain; it cannot take back what auditd
  * already shipped elsewhere.  So every line of the log from the first one
  * the trail holds must be in the trail, by the SHA-256 of its bytes, and
- * nothing may be chained after the log's last line.  Records the gate
- * mirrored but could not write (a failed write: the next line takes their
- * place) are counted, not errors.
+ * the trail may hold no other branch of the chain: nothing chained after
+ * the log's last line, no branch after any line (a log cut and the gate
+ * restarted), no other log of the same gate (its first line names the
+ * same signing key).  The one branch a working gate makes is a record it
+ * mirrored but could not write (a failed write, a torn line): a single
+ * record, with the seq of the line that took its place, which nothing
+ * follows; those are counted, not errors.  Root can also send records to
+ * the kernel: two different records for one line are refused; records
+ * added after the log's end cannot be told from the gate's.
  */
 #pragma once
 
@@ -23,6 +29,8 @@ struct kentry {
 	char event[33];
 	char sha[65];  /* SHA-256 of the line */
 	char prev[65]; /* of the line before it */
+	char key[65];  /* a first line (seq 1, gate_started): the gate's
+	                * signing_key_sha256 from its data, else "" */
 };
 
 struct ktrail {
@@ -30,6 +38,8 @@ struct ktrail {
 	size_t n, cap;
 	const struct kentry **by_prev; /* sorted by prev */
 	uint64_t malformed;            /* op=dumpgate records that did not parse */
+	uint64_t conflicts;            /* lines with two different records */
+	struct kentry conflict;        /* the first of them */
 };
 
 /* One line of an auditd log (without its newline): 1 when it is a record
@@ -53,13 +63,25 @@ struct kcheck {
 	char miss_event[33];
 	bool miss_replaced;       /* the trail has another record in its place */
 	uint64_t unwritten;       /* mirrored records the log does not have (failed writes) */
+	uint64_t forks;           /* other branches of the chain in the trail */
+	uint64_t fork_line;       /* the first: the line it branches before */
+	uint64_t fork_len;        /* its records */
+	struct kentry fork;       /* its first record */
+	char key[65];             /* line 1's signing_key_sha256, "" if none */
+	char first_sha[65];       /* line 1's hash */
 	char prev_sha[65];        /* hash of the line before */
 	bool prev_found;
 };
 
 void kcheck_init(struct kcheck *c, const struct ktrail *k);
-/* One line of the log, in order: its seq, event and SHA-256. */
-void kcheck_line(struct kcheck *c, uint64_t seq, const char *event, const char sha[65]);
+/* One line of the log, in order: its seq, event and SHA-256, and for a
+ * first line (gate_started) the signing_key_sha256 it names, else NULL. */
+void kcheck_line(struct kcheck *c, uint64_t seq, const char *event, const char sha[65], const char *key);
 /* After the last line: how many records the trail chains after it, and
  * the first of them (NULL when none). */
 uint64_t kcheck_beyond(const struct kcheck *c, const struct kentry **ret_first);
+/* After the last line: other logs in the trail (chains from seq 1 but the
+ * log's own): *ret_same of them name the log's signing key (a replaced
+ * log of this gate), the rest are other gates'.  *ret_first: the first
+ * of the same key. */
+void kcheck_other_logs(const struct kcheck *c, uint64_t *ret_same, uint64_t *ret_other, const struct kentry **ret_first);

@@ -55,8 +55,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	/* the records as if they were a log, in the order they sort */
 	kcheck_init(&c, &k);
 	for (size_t i = 0; i < k.n; i++)
-		kcheck_line(&c, k.v[i].seq, k.v[i].event, k.v[i].sha);
+		kcheck_line(&c, k.v[i].seq, k.v[i].event, k.v[i].sha, k.v[i].key[0] ? k.v[i].key : NULL);
 	if (c.found != c.lines || c.missing != 0 || kcheck_beyond(&c, &first) > k.n)
+		abort();
+	uint64_t same, other;
+	kcheck_other_logs(&c, &same, &other, &first);
+	if (same + other > k.n || (same > 0) != (first != NULL))
 		abort();
 	ktrail_free(&k);
 	return 0;

@@ -7,8 +7,13 @@
 # Refuses, each naming the place: a log rewritten by root with a
 # consistent hash chain (which plain `audit verify` accepts), a line added
 # at the end with a consistent chain, a log cut short by one and by two
-# lines, and a trail that holds none of the log's records.  Bad input:
-# a trail file that cannot be opened, --kernel-trail with `audit show`.
+# lines, and a trail that holds none of the log's records; a log cut
+# short and the gate restarted (the trail then branches), a log deleted
+# and the gate restarted (the trail holds another log with the same
+# signing key), and a trail with a record injected for an existing line.
+# A trail gathered from several hosts (node=HOST prefixes) is read.  Bad
+# input: a trail file that cannot be opened, --kernel-trail with `audit
+# show`.
 . "$DG_SRC/tests/lib/lib.sh"
 command -v auditctl >/dev/null || bail "auditctl missing (auditd package)"
 
@@ -94,6 +99,40 @@ grep -v "op=dumpgate" /var/log/audit/audit.log | head -n 50 > "$T/other-trail"
 out=$(kv "$L" --kernel-trail "$T/other-trail")
 is $? 1 "a trail with none of the log's records is refused"
 like "$out" "none of its $n records is in the 1 file given" "it says none was found"
+
+# root can send records to the kernel too: a second, different record for
+# a line of the log
+second=$(sed -n 2p "$L" | tr -d '\n' | sha256sum | cut -d' ' -f1)
+{ cat "$TR"; printf "type=TRUSTED_APP msg=audit(1.0:1): pid=1 uid=0 auid=0 ses=1 msg='op=dumpgate seq=2 event=stored transfer=none line_sha256=%s prev=%064d data=00'\n" "$second" 0; } > "$T/injected-trail"
+out=$(kv "$L" --kernel-trail "$T/injected-trail")
+is $? 1 "a trail with two different records for one line is refused"
+like "$out" "two different records .*sent to the kernel by someone other than the gate" "it says records were injected"
+
+sed 's/^/node=gate-1.example type=/; s/^node=gate-1.example type=type=/node=gate-1.example type=/' "$TR" > "$T/node-trail"
+out=$(kv "$L" --kernel-trail "$T/node-trail")
+ok $? "a trail gathered with node=HOST prefixes is read ($out)"
+
+# cut short by three lines, and the gate restarted: it chains a new
+# gate_started after the cut, and the trail still has the three
+cp "$L" "$T/whole.log"
+head -n $((n - 3)) "$T/whole.log" > "$L"
+gate_start || bail "dumpgated did not restart on the cut log"
+gate_stop
+trail
+out=$(kv "$L" --kernel-trail "$TR")
+is $? 1 "a log cut short and the gate restarted is refused"
+like "$out" "the trail has 3 records chained after line $((n - 3)) that the log does not have .*the log was cut there and the gate restarted" \
+  "it names the line after which the log was cut"
+
+# deleted, and the gate restarted: a new log, the same signing key
+rm -f "$L"
+gate_start || bail "dumpgated did not start on an empty log"
+gate_stop
+trail
+out=$(kv "$L" --kernel-trail "$TR")
+is $? 1 "a log deleted and begun anew is refused"
+like "$out" "the trail holds [0-9]+ other logs? of this gate \(a first line naming the same signing key" \
+  "it says the trail holds an earlier log of the same gate"
 
 # ---- bad input
 out=$(kv "$L" --kernel-trail "$T/no-such-file")

@@ -108,6 +108,12 @@ static json_t *build_manifest(const struct monitor *m, const struct transfer *t,
 			 "released", now, "gate_version", DUMPGATE_VERSION);
 }
 
+/* t's release is not tried again before release_retry has passed */
+static void retry_later(const struct monitor *m, struct transfer *t)
+{
+	t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
+}
+
 static void record_end(struct monitor *m, const char *id, const char *event, json_t *d)
 {
 	if (monitor_record(m, event, id, NULL, d) == 0) {
@@ -120,7 +126,7 @@ static void record_end(struct monitor *m, const char *id, const char *event, jso
 		 * release_retry, not at every tick */
 		struct transfer *t = transfer_find(&m->table, id);
 		if (t)
-			t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
+			retry_later(m, t);
 	}
 	json_decref(d);
 }
@@ -148,7 +154,7 @@ static void postpone(struct monitor *m, struct transfer *t, const char *why)
 	char id[33];
 
 	memcpy(id, t->id, sizeof(id));
-	t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
+	retry_later(m, t);
 	log_warn("transfer %s: release postponed, tried again in %llu s: %s", id,
 		 (unsigned long long)m->cfg->release_retry, why);
 	if (t->release_waiting && strcmp(t->release_waiting, why) == 0)
@@ -225,7 +231,7 @@ static void start(struct monitor *m, struct transfer *t)
 		json_decref(d);
 		if (r < 0) {
 			/* tried again later (the log may have no room) */
-			t->release_retry_at = time(NULL) + (time_t)m->cfg->release_retry;
+			retry_later(m, t);
 			return;
 		}
 		t = transfer_find(&m->table, id);
@@ -303,7 +309,7 @@ void releaserun_schedule(struct monitor *m)
 
 bool releaserun_stoppable(const struct monitor *m, const struct transfer *t, const char **ret_why)
 {
-	if (t->state == TS_APPROVED || (t->state == TS_RELEASING && !t->release_waiting)) {
+	if (transfer_on_its_way_out(t)) {
 		*ret_why = "is approved and being released";
 		return false;
 	}

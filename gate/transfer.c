@@ -314,16 +314,14 @@ static int make_final(struct transfer *x, const struct rec *r, enum tstate to)
 	return 0;
 }
 
-/* An approved transfer is on its way out and can no longer be stopped,
- * unless its release waits for room in the outbox. */
-static bool on_its_way_out(const struct transfer *x)
+bool transfer_on_its_way_out(const struct transfer *x)
 {
 	return x->state == TS_APPROVED || (x->state == TS_RELEASING && !x->release_waiting);
 }
 
 static int apply_withdrawn(struct transfer *x, const struct rec *r)
 {
-	if (on_its_way_out(x))
+	if (transfer_on_its_way_out(x))
 		return -EBADMSG;
 	return make_final(x, r, TS_WITHDRAWN);
 }
@@ -432,7 +430,7 @@ static int apply_denied(struct transfer *x, const struct rec *r)
 {
 	const char *account, *person;
 
-	if (on_its_way_out(x))
+	if (transfer_on_its_way_out(x))
 		return -EBADMSG;
 	if (get_str(r->details, "account", &account) < 0 || get_str(r->details, "person", &person) < 0)
 		return -EBADMSG;

@@ -113,6 +113,9 @@ bool tstate_final(enum tstate s);
 int transfer_apply(struct transfer_table *t, json_t *record);
 
 struct transfer *transfer_find(struct transfer_table *t, const char *id);
+/* An approved transfer is on its way out and can no longer be withdrawn
+ * or denied, unless its release waits for room (release_waiting). */
+bool transfer_on_its_way_out(const struct transfer *x);
 void transfer_table_free(struct transfer_table *t);
 
 /* The stable JSON form used by `list --json` and `show --json`:
